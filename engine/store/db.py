@@ -1,0 +1,120 @@
+"""SQLite metadata (WAL). One connection per thread; every change is one
+transaction, so a kill -9 leaves either the old or the new state."""
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE layers(
+    chain_id   TEXT PRIMARY KEY,
+    diff_id    TEXT NOT NULL,
+    parent     TEXT REFERENCES layers(chain_id),
+    diff_size  INTEGER NOT NULL,     -- bytes of the uncompressed tar
+    size       INTEGER NOT NULL,     -- bytes of file content once unpacked
+    files      INTEGER NOT NULL,
+    created    REAL NOT NULL
+);
+CREATE INDEX layers_parent ON layers(parent);
+-- the stored, maybe compressed, blobs known to hold a diff id
+CREATE TABLE layer_blobs(
+    diff_id    TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    PRIMARY KEY(diff_id, digest)
+);
+CREATE TABLE images(
+    id              TEXT PRIMARY KEY,          -- sha256 of the config bytes
+    manifest_digest TEXT NOT NULL,
+    top_layer       TEXT REFERENCES layers(chain_id),
+    size            INTEGER NOT NULL,
+    created         TEXT,                      -- from the config
+    added           REAL NOT NULL
+);
+CREATE TABLE tags(
+    name     TEXT PRIMARY KEY,                 -- full normalised reference
+    image_id TEXT NOT NULL REFERENCES images(id)
+);
+CREATE INDEX tags_image ON tags(image_id);
+CREATE TABLE containers(
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    created  REAL NOT NULL,
+    state    TEXT NOT NULL,
+    config   TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX containers_image ON containers(image_id);
+CREATE TABLE events(
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    time   REAL NOT NULL,
+    type   TEXT NOT NULL,
+    action TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    attrs  TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+
+class Database:
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self._migrate()
+
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            c.row_factory = sqlite3.Row
+            c.execute("PRAGMA busy_timeout = 60000")
+            c.execute("PRAGMA foreign_keys = ON")
+            c.execute("PRAGMA synchronous = FULL")
+            self._local.conn = c
+        return c
+
+    def _migrate(self) -> None:
+        new = not os.path.exists(self.path)
+        c = self.conn()
+        if new:
+            os.chmod(self.path, 0o600)
+        c.execute("PRAGMA journal_mode = WAL")
+        with self.tx() as c:
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version > SCHEMA_VERSION:
+                from ..errors import StoreError
+                raise StoreError(f"{self.path} was written by a newer dockyard (schema {version}); upgrade dockyard")
+
+    @contextmanager
+    def tx(self):
+        """A write transaction, taken at once (BEGIN IMMEDIATE) so that two processes
+        never both read-then-write the same rows."""
+        c = self.conn()
+        if c.in_transaction:  # nested: join the outer transaction
+            yield c
+            return
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        else:
+            c.execute("COMMIT")
+
+    def query(self, sql: str, args=()) -> list[sqlite3.Row]:
+        return self.conn().execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None

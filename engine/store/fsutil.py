@@ -1,0 +1,41 @@
+"""Small filesystem helpers for atomic writes: every write lands by rename."""
+import os
+import shutil
+import uuid
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def staging_name(tmp_dir: str, prefix: str) -> str:
+    # The pid in the name lets the sweep at start tell whose leftovers these are.
+    return os.path.join(tmp_dir, f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+
+
+def atomic_write(path: str, data: bytes, tmp_dir: str, mode: int = 0o644) -> None:
+    tmp = staging_name(tmp_dir, "w")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write(data)
+            f.flush()
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    fsync_dir(os.path.dirname(path))
+
+
+def remove_tree(path: str, tmp_dir: str) -> None:
+    """Remove a directory so that no half-removed copy stays under its name:
+    rename it into staging first, then delete it."""
+    if not os.path.lexists(path):
+        return
+    doomed = staging_name(tmp_dir, "rm")
+    os.rename(path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)

@@ -1,0 +1,35 @@
+"""The engine is a library that never pulls in the UI: importing it, and using
+it, loads no textual (and the CLI's common paths load neither textual nor
+pyroute2, which cost 200 ms each at start)."""
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sys.modules))"],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    return set(out.split())
+
+
+def test_import_engine_loads_no_textual(tmp_path):
+    mods = _modules_after(f"import engine, engine.images.transfer, engine.images.check\n"
+                          f"e = engine.Engine({str(tmp_path / 'r')!r}); e.images(); e.check()")
+    assert "engine" in mods
+    assert not {m for m in mods if m == "textual" or m.startswith("textual.")}
+
+
+def test_cli_images_path_is_light(tmp_path):
+    mods = _modules_after(f"import sys; sys.argv = ['dockyard', '--root', {str(tmp_path / 'r')!r}, 'images']\n"
+                          "import tui.cli; tui.cli.main(sys.argv[1:])")
+    assert "tui.cli" in mods
+    assert not {m for m in mods if m.split('.')[0] in ("textual", "pyroute2")}
+
+
+def test_no_engine_module_mentions_textual():
+    import pathlib
+    import re
+    pattern = re.compile(r"^\s*(import|from)\s+textual\b", re.M)
+    for path in pathlib.Path(ROOT, "engine").rglob("*.py"):
+        assert not pattern.search(path.read_text()), f"{path} imports textual"

@@ -1,0 +1,1 @@
+"""dockyard's faces: the Textual app (tui.app) and the command line (tui.cli)."""

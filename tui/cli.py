@@ -1,0 +1,129 @@
+"""dockyard's command line: docker's commands and flags over the same engine
+the TUI uses. With no command it opens the TUI. Kept free of textual imports
+so that scripted commands start fast."""
+import argparse
+import os
+import sys
+
+from . import cli_images as im
+
+
+def _image_parsers(sub, prefix: bool) -> None:
+    """The image commands, both as `dockyard images|rmi|…` and `dockyard image ls|rm|…`."""
+    names = {"ls": "images", "rm": "rmi", "import": "import", "load": "load", "save": "save", "tag": "tag",
+             "inspect": "inspect", "history": "history", "prune": None}
+    def name(n):
+        return n if prefix else names[n]
+
+    p = sub.add_parser(name("ls"), help="list images", aliases=["list"] if prefix else [])
+    p.add_argument("filter_ref", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.add_argument("-a", "--all", action="store_true", help="show all images")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image ids")
+    p.add_argument("--digests", action="store_true", help="show digests")
+    p.add_argument("--format", help="json: one JSON object per image")
+    p.set_defaults(func=im.images)
+
+    p = sub.add_parser(name("rm"), help="remove images")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--force", action="store_true", help="remove an image with several tags or used by a container")
+    p.set_defaults(func=im.rmi)
+
+    p = sub.add_parser(name("import"), help="make a one-layer image from a rootfs tar")
+    p.add_argument("file", metavar="FILE|-")
+    p.add_argument("ref", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.add_argument("-m", "--message", help="commit message for the imported image")
+    p.set_defaults(func=im.import_)
+
+    p = sub.add_parser(name("load"), help="load images from a docker-archive or OCI archive")
+    p.add_argument("-i", "--input", help="read from a file instead of standard input")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the load progress")
+    p.set_defaults(func=im.load)
+
+    p = sub.add_parser(name("save"), help="save images to an archive (docker-archive by default)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-o", "--output", help="write to a file instead of standard output")
+    p.add_argument("--format", default="docker-archive", choices=["docker-archive", "oci", "oci-archive"])
+    p.set_defaults(func=im.save)
+
+    p = sub.add_parser(name("tag"), help="give an image another name")
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+    p.set_defaults(func=im.tag)
+
+    p = sub.add_parser(name("inspect"), help="show an image's details as JSON")
+    p.add_argument("names", nargs="+", metavar="IMAGE")
+    p.set_defaults(func=im.inspect)
+
+    p = sub.add_parser(name("history"), help="show an image's layers and how they were made")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=im.history)
+
+    if prefix:
+        p = sub.add_parser("prune", help="remove dangling images (-a: every unused image)")
+        p.add_argument("-a", "--all", action="store_true")
+        p.add_argument("-f", "--force", action="store_true", help="do not ask")
+        p.set_defaults(func=im.prune)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dockyard", description="A terminal UI for containers, with its own engine. "
+                                "With no command, opens the TUI.")
+    p.add_argument("--root", default=None, help="state root (default $DOCKYARD_ROOT or /var/lib/dockyard)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    _image_parsers(sub, prefix=False)
+    img = sub.add_parser("image", help="manage images")
+    _image_parsers(img.add_subparsers(dest="subcommand", metavar="COMMAND", required=True), prefix=True)
+
+    system = sub.add_parser("system", help="manage dockyard")
+    ss = system.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    df = ss.add_parser("df", help="show disk usage")
+    df.add_argument("-v", "--verbose", action="store_true")
+    df.set_defaults(func=im.system_df)
+
+    c = sub.add_parser("check", help="verify the whole store")
+    c.add_argument("--repair", action="store_true", help="remove what cannot be trusted")
+    c.set_defaults(func=im.check)
+
+    t = sub.add_parser("tui", help="open the TUI (the default)")
+    t.set_defaults(func=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    root = args.root or os.environ.get("DOCKYARD_ROOT")
+    func = getattr(args, "func", None)
+    if func is None:
+        return _tui(root)
+    from engine import Engine
+    from engine.errors import DockyardError
+    try:
+        eng = Engine(root)
+    except DockyardError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return e.exit_code
+    except PermissionError as e:
+        print(f"Error: cannot open the state root: {e}; run as root or pass --root DIR", file=sys.stderr)
+        return 125
+    try:
+        return func(eng, args) or 0
+    except DockyardError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return e.exit_code
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        eng.close()
+
+
+def _tui(root: str | None) -> int:
+    from .app import run_app
+    return run_app(root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,7 +34,6 @@ use them from one thread, and before the reader is closed.
 import io
 import json
 import os
-import platform
 import posixpath
 import re
 import tarfile
@@ -46,6 +45,7 @@ from typing import BinaryIO
 
 import zstandard
 
+from .config import host_arch
 from ..errors import CorruptArchive, DigestMismatch, NotFound
 from ..layers import compression
 from . import manifest as mf
@@ -57,16 +57,6 @@ MAX_NESTING = 4          # nested indexes
 
 _CONFIG_NAME = re.compile(r"(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?\Z")
 _BLOB_NAME = re.compile(r"blobs/sha256/([0-9a-f]{64})\Z")
-
-_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-           "armv7l": "arm", "armv6l": "arm", "i386": "386", "i686": "386",
-           "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
-
-
-def host_arch() -> str:
-    m = platform.machine()
-    return _GOARCH.get(m, m)
-
 
 @dataclass
 class ArchiveLayer:

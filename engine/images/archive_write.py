@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO, Union
 
+from .. import reference
 from ..errors import CorruptArchive, DigestMismatch, InvalidArgument
 from . import manifest as mf
 
@@ -72,16 +73,8 @@ def split_tag(ref: str) -> tuple[str, str]:
 
 
 def familiar_name(name: str) -> str:
-    """Docker's familiar form of a normalised name: drop the docker.io/ domain, and
-    library/ when nothing else follows but the repository's own name; every other
-    domain (localhost/ included) stays. Works on names with or without a tag."""
-    for domain in ("docker.io/", "index.docker.io/"):
-        if name.startswith(domain):
-            rest = name[len(domain):]
-            if rest.startswith("library/") and "/" not in rest[len("library/"):]:
-                rest = rest[len("library/"):]
-            return rest
-    return name
+    """Docker's familiar form of a normalised name ("busybox:latest", "localhost/x:1")."""
+    return reference.parse(name, default_tag=None).familiar()
 
 
 # ---------------------------------------------------------------- tar writing

@@ -123,12 +123,8 @@ def _known_layer(store: Store, parent: str | None, diff_id: str) -> LayerRecord 
 
 
 def parse_config(config: bytes, what: str = "image config") -> dict:
-    try:
-        doc = json.loads(config)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CorruptArchive(f"{what} is not valid JSON: {e}") from None
-    if not isinstance(doc, dict):
-        raise CorruptArchive(f"{what} is not a JSON object")
+    """The config as a dict, its rootfs.diff_ids checked."""
+    doc = mf.parse_config(config, what)
     rootfs = doc.get("rootfs")
     if not isinstance(rootfs, dict) or rootfs.get("type") != "layers" or not isinstance(rootfs.get("diff_ids"), list):
         raise CorruptArchive(f"{what} has no rootfs.diff_ids list")

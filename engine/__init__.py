@@ -54,10 +54,14 @@ class Engine:
         # With nobody else at work in this root, drop what interrupted work left.
         fd = self.store.lock.try_exclusive()
         if fd is None:
+            from .containers.lifecycle import reconcile
+            reconcile(self.store)
             return
         try:
             from .images.catalog import collect_garbage
             collect_garbage(self.store)
+            from .containers.lifecycle import reconcile
+            reconcile(self.store, sweep=True)
         finally:
             import os
             os.close(fd)
@@ -164,6 +168,102 @@ class Engine:
         reclaim = total - sum(layers[l] for l in used_layers if l in layers)
         n_containers = self.store.db.query("SELECT COUNT(*) AS n FROM containers")[0]["n"]
         return DiskUsage(len(imgs), len(active), total, reclaim, n_containers, details=imgs)
+
+    # -- containers ----------------------------------------------------------
+    def create_container(self, opts) -> str:
+        from .containers.create import create
+        return create(self.store, opts)
+
+    def start_container(self, ref: str, *, wait_attach: bool = False, tty_size=None) -> dict:
+        from .containers.lifecycle import start
+        return start(self.store, ref, wait_attach=wait_attach, tty_size=tty_size)
+
+    def stop_container(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        from .containers.lifecycle import stop
+        stop(self.store, ref, timeout, signal)
+
+    def restart_container(self, ref: str, timeout: int | None = None) -> None:
+        from .containers.lifecycle import restart
+        restart(self.store, ref, timeout)
+
+    def kill_container(self, ref: str, signal: str | int | None = None) -> None:
+        from .containers.lifecycle import kill
+        kill(self.store, ref, signal)
+
+    def pause_container(self, ref: str) -> None:
+        from .containers.lifecycle import pause
+        pause(self.store, ref)
+
+    def unpause_container(self, ref: str) -> None:
+        from .containers.lifecycle import unpause
+        unpause(self.store, ref)
+
+    def wait_container(self, ref: str, timeout: float | None = None) -> int | None:
+        from .containers.lifecycle import wait
+        return wait(self.store, ref, timeout)
+
+    def remove_container(self, ref: str, force: bool = False, volumes: bool = False) -> str:
+        from .containers.lifecycle import remove
+        return remove(self.store, ref, force, volumes)
+
+    def prune_containers(self) -> list[str]:
+        from .containers.lifecycle import prune
+        return prune(self.store)
+
+    def containers(self, all: bool = True, sizes: bool = False):
+        from .containers.inspect import summary
+        from .containers.records import all_records
+        out = [summary(self.store, r, sizes) for r in all_records(self.store)]
+        return out if all else [c for c in out if c.status in ("running", "paused")]
+
+    def container(self, ref: str, sizes: bool = False):
+        from .containers.inspect import summary
+        from .containers.records import find
+        return summary(self.store, find(self.store, ref), sizes)
+
+    def container_dir(self, ref: str) -> str:
+        from .containers.records import find
+        return find(self.store, ref).dir
+
+    def inspect_container(self, ref: str) -> dict:
+        from .containers.inspect import inspect
+        from .containers.records import find
+        return inspect(self.store, find(self.store, ref))
+
+    def logs(self, ref: str, **kw):
+        from .runtime.logs import read_logs
+        return read_logs(self.container_dir(ref), **kw)
+
+    def attach(self, ref: str):
+        """A client of the container's monitor (attach, stdin, resize, exec)."""
+        from .containers.lifecycle import is_running
+        from .containers.records import find
+        from .errors import Conflict
+        rec = find(self.store, ref)
+        if not is_running(rec):
+            raise Conflict(f"you cannot attach to a stopped container, start it first ({rec.name})")
+        from .runtime.client import MonitorClient
+        return MonitorClient(rec.dir)
+
+    def exec_spec(self, ref: str, args: list[str], *, env: list[str] = (), workdir: str | None = None,
+                  user: str | None = None, tty: bool = False, privileged: bool = False) -> dict:
+        """The OCI process for `exec`, derived from the container's own."""
+        from .containers.exec import exec_process
+        from .containers.records import find
+        return exec_process(self.store, find(self.store, ref), args, env=list(env), workdir=workdir, user=user,
+                            tty=tty, privileged=privileged)
+
+    def volume_create(self, name: str | None = None) -> str:
+        from .containers.volumes import create
+        return create(self.store, name)
+
+    def volumes(self) -> list[dict]:
+        from .containers.volumes import list_volumes
+        return list_volumes(self.store)
+
+    def volume_remove(self, name: str, force: bool = False) -> None:
+        from .containers.volumes import remove
+        remove(self.store, name, force)
 
     def check(self, repair: bool = False):
         from .images.check import check

@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from . import cli_containers as ct
 from . import cli_images as im
 
 
@@ -50,9 +51,13 @@ def _image_parsers(sub, prefix: bool) -> None:
     p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
     p.set_defaults(func=im.tag)
 
-    p = sub.add_parser(name("inspect"), help="show an image's details as JSON")
-    p.add_argument("names", nargs="+", metavar="IMAGE")
-    p.set_defaults(func=im.inspect)
+    p = sub.add_parser(name("inspect"), help="show details as JSON" if not prefix else "show an image's details as JSON")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    if prefix:
+        p.set_defaults(func=ct.inspect, type="image")
+    else:
+        p.add_argument("--type", choices=["container", "image"])
+        p.set_defaults(func=ct.inspect)
 
     p = sub.add_parser(name("history"), help="show an image's layers and how they were made")
     p.add_argument("image", metavar="IMAGE")
@@ -67,6 +72,86 @@ def _image_parsers(sub, prefix: bool) -> None:
         p.set_defaults(func=im.prune)
 
 
+def _container_parsers(sub, prefix: bool) -> None:
+    """The container commands, as `dockyard ps|rm|…` and `dockyard container ls|rm|…`."""
+    p = sub.add_parser("run", help="create and start a container", add_help=False)
+    p.add_argument("--help", action="help")
+    ct.add_run_flags(p)
+    p.set_defaults(func=ct.run)
+    p = sub.add_parser("create", help="create a container", add_help=False)
+    p.add_argument("--help", action="help")
+    ct.add_run_flags(p)
+    p.set_defaults(func=ct.create)
+
+    p = sub.add_parser("ls" if prefix else "ps", help="list containers", aliases=["list", "ps"] if prefix else [])
+    p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-s", "--size", action="store_true", help="show the writable layer's size and the virtual size")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-f", "--filter", action="append", default=[], help="status=, name=, id=")
+    p.add_argument("--format", help="json")
+    p.set_defaults(func=ct.ps)
+
+    p = sub.add_parser("start", help="start stopped containers")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-a", "--attach", action="store_true")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("--detach-keys")
+    p.set_defaults(func=ct.start)
+    for name, func, help_ in (("stop", ct.stop, "stop running containers (SIGTERM, SIGKILL after -t)"),
+                              ("restart", ct.restart, "restart containers")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.add_argument("-t", "--time", "--timeout", type=int, default=None)
+        if name == "stop":
+            p.add_argument("-s", "--signal")
+        p.set_defaults(func=func)
+    p = sub.add_parser("kill", help="send a signal (KILL by default)")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-s", "--signal", default="KILL")
+    p.set_defaults(func=ct.kill)
+    for name, func in (("pause", ct.pause), ("unpause", ct.unpause), ("wait", ct.wait)):
+        p = sub.add_parser(name, help=f"{name} containers")
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.set_defaults(func=func)
+    p = sub.add_parser("rm" if prefix else "rm", help="remove containers", aliases=["remove"] if prefix else [])
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    p.add_argument("-v", "--volumes", action="store_true")
+    p.set_defaults(func=ct.rm)
+    p = sub.add_parser("logs", help="show a container's output")
+    p.add_argument("container")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-n", "--tail")
+    p.add_argument("--since")
+    p.add_argument("-t", "--timestamps", action="store_true")
+    p.set_defaults(func=ct.logs)
+    p = sub.add_parser("attach", help="attach to a running container (detach: ctrl-p ctrl-q)")
+    p.add_argument("container")
+    p.add_argument("--no-stdin", action="store_true")
+    p.add_argument("--detach-keys")
+    p.set_defaults(func=ct.attach)
+    p = sub.add_parser("exec", help="run a command in a running container")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-t", "--tty", action="store_true")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-u", "--user")
+    p.add_argument("--privileged", action="store_true")
+    p.add_argument("container")
+    p.add_argument("cmd")
+    p.add_argument("args", nargs="...")
+    p.set_defaults(func=ct.exec_)
+    if prefix:
+        p = sub.add_parser("prune", help="remove all stopped containers")
+        p.add_argument("-f", "--force", action="store_true")
+        p.set_defaults(func=ct.prune)
+        p = sub.add_parser("inspect", help="show a container's details as JSON")
+        p.add_argument("names", nargs="+")
+        p.set_defaults(func=ct.inspect, type="container")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dockyard", description="A terminal UI for containers, with its own engine. "
                                 "With no command, opens the TUI.")
@@ -75,6 +160,23 @@ def build_parser() -> argparse.ArgumentParser:
     _image_parsers(sub, prefix=False)
     img = sub.add_parser("image", help="manage images")
     _image_parsers(img.add_subparsers(dest="subcommand", metavar="COMMAND", required=True), prefix=True)
+
+    _container_parsers(sub, prefix=False)
+    cont = sub.add_parser("container", help="manage containers")
+    _container_parsers(cont.add_subparsers(dest="subcommand", metavar="COMMAND", required=True), prefix=True)
+
+    vol = sub.add_parser("volume", help="manage named volumes")
+    vs = vol.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    v = vs.add_parser("create")
+    v.add_argument("name", nargs="?")
+    v.set_defaults(func=ct.volume_create)
+    v = vs.add_parser("ls", aliases=["list"])
+    v.add_argument("-q", "--quiet", action="store_true")
+    v.set_defaults(func=ct.volume_ls)
+    v = vs.add_parser("rm", aliases=["remove"])
+    v.add_argument("names", nargs="+")
+    v.add_argument("-f", "--force", action="store_true")
+    v.set_defaults(func=ct.volume_rm)
 
     system = sub.add_parser("system", help="manage dockyard")
     ss = system.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)

@@ -48,6 +48,11 @@ CREATE TABLE containers(
     config   TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX containers_image ON containers(image_id);
+CREATE TABLE volumes(
+    name    TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    labels  TEXT NOT NULL DEFAULT '{}'
+);
 CREATE TABLE events(
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
     time   REAL NOT NULL,

@@ -160,7 +160,7 @@ def test_cli_images_save_load_rmi(tmp_path):
     bad = run_cli("rmi", "nope:1", root=root2, check=False)
     assert bad.returncode == 1 and b"no such image: nope:1" in bad.stderr
     bad = run_cli("inspect", "nope", root=root2, check=False)
-    assert bad.returncode == 125 and b"Error: no such image: nope" in bad.stderr
+    assert bad.returncode == 125 and b"Error: no such object: nope" in bad.stderr
     df = run_cli("system", "df", root=root).stdout.decode()
     assert df.splitlines()[1].split()[:3] == ["Images", "1", "0"]
     assert "consistent" in run_cli("check", root=root).stdout.decode()

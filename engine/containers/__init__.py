@@ -1,0 +1,1 @@
+"""Containers: their configuration (an OCI runtime spec), records and lifecycle."""

@@ -1,0 +1,141 @@
+"""docker create: a container directory with its OCI bundle, and its record.
+The directory is made first and the record last, so a crash leaves at most a
+directory without a record, which the engine sweeps at start."""
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import time
+
+from ..errors import Conflict, InvalidArgument
+from ..images.catalog import resolve
+from ..images.ingest import record_event
+from ..images.inspect import config_of, layer_chain
+from ..store import Store
+from ..store.fsutil import atomic_write
+from . import names, spec as specmod, volumes
+from .options import RunOptions
+from .records import container_dir
+from .users import resolve_user
+
+HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\n"
+         "ff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+
+
+def _init_layer(path: str) -> None:
+    """Docker's per-container init layer: the mount points of the files and
+    filesystems the runtime binds, kept out of the container's diff."""
+    for d in ("dev/pts", "dev/shm", "proc", "sys", "etc"):
+        os.makedirs(os.path.join(path, d), exist_ok=True)
+    for f in ("etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console"):
+        open(os.path.join(path, f), "a").close()
+    os.symlink("/proc/mounts", os.path.join(path, "etc/mtab"))
+
+
+def _resolv_conf() -> str:
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = [l for l in f.read().splitlines() if not l.startswith("nameserver 127.")]
+    except OSError:
+        lines = []
+    if not any(l.startswith("nameserver") for l in lines):
+        lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(lines) + "\n"
+
+
+def _seccomp(opts: RunOptions, caps: list[str]) -> dict | None:
+    from ..runtime import seccomp
+    profile = None
+    for so in opts.security_opt:
+        key, _, value = so.partition("=") if "=" in so else so.partition(":")
+        if key == "seccomp":
+            if value == "unconfined":
+                return None
+            try:
+                with open(value) as f:
+                    profile = json.load(f)
+            except (OSError, ValueError) as e:
+                raise InvalidArgument(f"opening seccomp profile ({value}) failed: {e}") from None
+        elif key not in ("no-new-privileges", "label", "apparmor"):
+            raise InvalidArgument(f"invalid --security-opt: {so!r}")
+    if profile is None:
+        return seccomp.render_for_spec(set(caps))
+    return seccomp.render(profile, set(caps))
+
+
+def _binds(store: Store, opts: RunOptions, cdir: str) -> tuple[list[dict], list[str]]:
+    mounts = [{"destination": f"/etc/{n}", "type": "bind", "source": os.path.join(cdir, n),
+               "options": ["rbind", "rprivate"]} for n in ("hosts", "hostname", "resolv.conf")]
+    used = []
+    for v in opts.volumes:
+        src, dst, vopts = specmod.parse_volume(v)
+        if src.startswith("/"):
+            if not os.path.exists(src):
+                os.makedirs(src)  # docker creates a missing host directory
+        elif src.startswith("."):
+            raise InvalidArgument(f"invalid volume specification {v!r}: a host path must be absolute")
+        else:
+            volumes.check_name(src)
+            used.append(src)
+            src = volumes.ensure(store, src)
+        mounts.append({"destination": dst, "type": "bind", "source": src,
+                       "options": ["rbind", "ro" if "ro" in vopts else "rw", "rprivate"]})
+    return mounts, used
+
+
+def create(store: Store, opts: RunOptions) -> str:
+    with store.lock.shared():  # the start-up sweep must not take our directory for a leftover
+        return _create(store, opts)
+
+
+def _create(store: Store, opts: RunOptions) -> str:
+    img = resolve(store, opts.image)
+    image_cfg = config_of(store, img).get("config") or {}
+    cid = secrets.token_hex(32)
+    taken = {r["name"] for r in store.db.query("SELECT name FROM containers")}
+    name = (opts.name or "").lstrip("/") or names.generate(taken)
+    if not all(c.isalnum() or c in "_.-" for c in name) or not name[0].isalnum():
+        raise InvalidArgument(f'invalid container name "{name}", only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    if name in taken:
+        other = store.db.query("SELECT id FROM containers WHERE name = ?", (name,))[0]["id"]
+        raise Conflict(f'the container name "/{name}" is already in use by container "{other}". '
+                       "You have to remove (or rename) that container to be able to reuse that name.")
+    cdir = container_dir(store, cid)
+    os.makedirs(cdir, mode=0o700)
+    try:
+        for d in ("rootfs", "upper", "work", "init"):
+            os.mkdir(os.path.join(cdir, d), 0o755)
+        _init_layer(os.path.join(cdir, "init"))
+        layers = [l["path"] for l in layer_chain(store, img)][::-1]  # top first
+        lowerdirs = [os.path.join(cdir, "init")] + layers
+        hostname = opts.hostname or cid[:12]
+        atomic_write(os.path.join(cdir, "hostname"), (hostname + "\n").encode(), store.tmp_dir)
+        atomic_write(os.path.join(cdir, "hosts"), HOSTS.encode(), store.tmp_dir)
+        atomic_write(os.path.join(cdir, "resolv.conf"), _resolv_conf().encode(), store.tmp_dir)
+        user = resolve_user(layers, opts.user or image_cfg.get("User"))
+        binds, used_volumes = _binds(store, opts, cdir)
+        caps = specmod.capabilities(opts)
+        if opts.stop_signal is None and image_cfg.get("StopSignal"):
+            opts = dataclasses.replace(opts, stop_signal=image_cfg["StopSignal"])
+        spec = specmod.build_spec(container_id=cid, image_cfg=image_cfg, opts=opts, user=user, hostname=hostname,
+                                  lowerdirs=lowerdirs, upperdir=os.path.join(cdir, "upper"),
+                                  workdir=os.path.join(cdir, "work"), binds=binds,
+                                  seccomp=None if opts.privileged else _seccomp(opts, caps),
+                                  cgroups_path=f"/dockyard/{cid}")
+        atomic_write(os.path.join(cdir, "config.json"), json.dumps(spec, indent=1).encode(), store.tmp_dir)
+        config = {"options": dataclasses.asdict(opts), "image": opts.image, "volumes": used_volumes,
+                  "restart_count": 0}
+        now = time.time()
+        try:
+            with store.db.tx() as c:
+                c.execute("INSERT INTO containers(id, name, image_id, created, state, config) VALUES (?,?,?,?,?,?)",
+                          (cid, name, img.id, now, "created", json.dumps(config)))
+                record_event(c, "container", "create", cid, {"name": name, "image": opts.image})
+        except sqlite3.IntegrityError:
+            raise Conflict(f'the container name "/{name}" is already in use') from None
+    except BaseException:
+        shutil.rmtree(cdir, ignore_errors=True)
+        raise
+    return cid

@@ -1,0 +1,248 @@
+"""Start, stop, kill, pause, wait and remove containers. The monitor process
+owns a running container; the engine talks to it through its socket and reads
+its state file. The freezer is driven directly through the cgroup."""
+import json
+import os
+import shutil
+import signal
+import time
+
+from ..errors import Conflict, DockyardError
+from ..images.ingest import record_event
+from ..store import Store
+from ..store.fsutil import atomic_write
+from . import signals
+from .records import ContainerRecord, find, set_state
+
+
+def runtime_state(rec: ContainerRecord) -> dict:
+    """What the container is doing now: the monitor's state file, checked
+    against the monitor being alive, and the freezer."""
+    from ..runtime.state import monitor_alive, read_state
+    st = read_state(rec.dir)
+    if st.get("status") == "running":
+        if not monitor_alive(st):
+            st = dict(st, status="exited", exit_code=st.get("exit_code") if st.get("exit_code") is not None else 255,
+                      error=st.get("error") or "the container's monitor died")
+        elif _frozen(rec.id):
+            st = dict(st, status="paused")
+    return st
+
+
+def _cgroup(cid: str):
+    from ..runtime.cgroups import Cgroup
+    return Cgroup.open(f"/dockyard/{cid}")
+
+
+def _frozen(cid: str) -> bool:
+    try:
+        return _cgroup(cid).state() == "frozen"
+    except (OSError, DockyardError):
+        return False
+
+
+def is_running(rec: ContainerRecord) -> bool:
+    return runtime_state(rec).get("status") in ("running", "paused")
+
+
+def _monitor_json(rec: ContainerRecord, wait_attach: bool, tty_size) -> None:
+    opts = rec.config["options"]
+    doc = {"id": rec.id, "name": rec.name, "open_stdin": bool(opts.get("interactive")), "wait_attach": wait_attach,
+           "autoremove": bool(opts.get("autoremove")), "log_max_size": opts.get("log_max_size", 10 << 20),
+           "log_max_files": opts.get("log_max_files", 3), "tty_size": list(tty_size) if tty_size else None}
+    atomic_write(os.path.join(rec.dir, "monitor.json"), json.dumps(doc).encode(), os.path.join(rec.dir))
+
+
+def start(store: Store, ref: str, *, wait_attach: bool = False, tty_size=None) -> dict:
+    from ..runtime import launcher
+    rec = find(store, ref)
+    st = runtime_state(rec)
+    if st.get("status") in ("running", "paused"):
+        return st
+    _cleanup_leftovers(rec)
+    _monitor_json(rec, wait_attach, tty_size)
+    try:
+        info = launcher.start(rec.dir)
+    except DockyardError:
+        set_state(store, rec.id, "exited")
+        raise
+    with store.db.tx() as c:
+        c.execute("UPDATE containers SET state = 'running' WHERE id = ?", (rec.id,))
+        record_event(c, "container", "start", rec.id, {"name": rec.name})
+    return info
+
+
+def _cleanup_leftovers(rec: ContainerRecord) -> None:
+    """What a previous run may have left: a cgroup, a stale socket."""
+    try:
+        _cgroup(rec.id).destroy()
+    except (OSError, DockyardError):
+        pass
+    for f in ("attach.sock", "state.json"):
+        try:
+            os.unlink(os.path.join(rec.dir, f))
+        except FileNotFoundError:
+            pass
+    work = os.path.join(rec.dir, "work")
+    shutil.rmtree(work, ignore_errors=True)  # overlay's work dir must be empty
+    os.mkdir(work, 0o755)
+
+
+def kill(store: Store, ref: str, sig: str | int | None = None) -> None:
+    rec = find(store, ref)
+    if not is_running(rec):
+        raise Conflict(f"cannot kill container: {rec.name}: container {rec.id[:12]} is not running")
+    n = signals.parse(sig, signal.SIGKILL)
+    _client_call(rec, lambda c: c.signal(n))
+    with store.db.tx() as c:
+        record_event(c, "container", "kill", rec.id, {"signal": n})
+
+
+def _client_call(rec: ContainerRecord, fn):
+    from ..runtime.client import MonitorClient
+    client = MonitorClient(rec.dir)
+    try:
+        return fn(client)
+    finally:
+        client.close()
+
+
+def wait(store: Store, ref: str, timeout: float | None = None) -> int | None:
+    """Blocks until the container exits; returns its exit code (None on timeout)."""
+    rec = find(store, ref)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        st = runtime_state(rec)
+        if st.get("status") not in ("running", "paused"):
+            code = st.get("exit_code")
+            return 0 if code is None else code
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def stop(store: Store, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+    rec = find(store, ref)
+    if not is_running(rec):
+        return  # docker: stopping a stopped container is fine
+    opts = rec.config["options"]
+    n = signals.parse(sig or opts.get("stop_signal"), signal.SIGTERM)
+    timeout = opts.get("stop_timeout") if timeout is None else timeout
+    timeout = 10 if timeout is None else timeout
+    if _frozen(rec.id):
+        _cgroup(rec.id).thaw()  # a frozen process cannot take a signal
+    try:
+        _client_call(rec, lambda c: c.signal(n))
+    except DockyardError:
+        pass
+    if timeout >= 0 and wait(store, rec.id, timeout) is not None:
+        _stopped(store, rec)
+        return
+    try:
+        _client_call(rec, lambda c: c.signal(signal.SIGKILL))
+    except DockyardError:
+        pass
+    wait(store, rec.id, 30)
+    _stopped(store, rec)
+
+
+def _stopped(store: Store, rec: ContainerRecord) -> None:
+    with store.db.tx() as c:
+        c.execute("UPDATE containers SET state = 'exited' WHERE id = ?", (rec.id,))
+        record_event(c, "container", "stop", rec.id, {"name": rec.name})
+
+
+def restart(store: Store, ref: str, timeout: int | None = None) -> None:
+    stop(store, ref, timeout)
+    rec = find(store, ref)
+    rec.config["restart_count"] = rec.config.get("restart_count", 0) + 1
+    from .records import update_config
+    update_config(store, rec.id, rec.config)
+    start(store, rec.id)
+
+
+def pause(store: Store, ref: str) -> None:
+    rec = find(store, ref)
+    st = runtime_state(rec)
+    if st.get("status") != "running":
+        raise Conflict(f"container {rec.id[:12]} is not running" if st.get("status") != "paused"
+                       else f"container {rec.id[:12]} is already paused")
+    _cgroup(rec.id).freeze()
+    with store.db.tx() as c:
+        record_event(c, "container", "pause", rec.id)
+
+
+def unpause(store: Store, ref: str) -> None:
+    rec = find(store, ref)
+    if runtime_state(rec).get("status") != "paused":
+        raise Conflict(f"container {rec.id[:12]} is not paused")
+    _cgroup(rec.id).thaw()
+    with store.db.tx() as c:
+        record_event(c, "container", "unpause", rec.id)
+
+
+def remove(store: Store, ref: str, force: bool = False, volumes: bool = False) -> str:
+    rec = find(store, ref)
+    if is_running(rec):
+        if not force:
+            raise Conflict(f'cannot remove container "/{rec.name}": container is running: '
+                           "stop the container before removing or force remove")
+        if _frozen(rec.id):
+            _cgroup(rec.id).thaw()
+        try:
+            _client_call(rec, lambda c: c.signal(signal.SIGKILL))
+        except DockyardError:
+            pass
+        wait(store, rec.id, 30)
+    destroy(store, rec)
+    return rec.id
+
+
+def destroy(store: Store, rec: ContainerRecord) -> None:
+    """Record first, then files: a crash in between leaves a directory the
+    start-up sweep removes."""
+    with store.db.tx() as c:
+        c.execute("DELETE FROM containers WHERE id = ?", (rec.id,))
+        record_event(c, "container", "destroy", rec.id, {"name": rec.name})
+    try:
+        _cgroup(rec.id).destroy()
+    except (OSError, DockyardError):
+        pass
+    shutil.rmtree(rec.dir, ignore_errors=True)
+
+
+def prune(store: Store) -> list[str]:
+    from .records import all_records
+    removed = []
+    for rec in all_records(store):
+        if not is_running(rec):
+            destroy(store, rec)
+            removed.append(rec.id)
+    return removed
+
+
+def reconcile(store: Store, sweep: bool = False) -> None:
+    """At engine start: containers whose monitor died are marked exited and
+    their leftovers removed. With sweep (only when the caller holds the store's
+    exclusive lock, so no create is half done), directories without a record go."""
+    from .records import all_records
+    known = set()
+    for rec in all_records(store):
+        known.add(rec.id)
+        if rec.state not in ("running", "paused"):
+            continue
+        from ..runtime.state import read_state, write_state
+        st = runtime_state(rec)
+        if st.get("status") == "exited":
+            if read_state(rec.dir).get("status") == "running":
+                write_state(rec.dir, st)
+            try:
+                _cgroup(rec.id).destroy()
+            except (OSError, DockyardError):
+                pass
+            set_state(store, rec.id, "exited")
+    if sweep:
+        base = os.path.join(store.root, "containers")
+        for name in os.listdir(base):
+            if name not in known and len(name) == 64:
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Container runtime: what runs inside and around a container's processes."""

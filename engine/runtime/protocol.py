@@ -1,0 +1,144 @@
+"""The monitor's socket protocol (ROOT/containers/<id>/attach.sock).
+
+A unix stream socket carrying frames, in both directions:
+
+    +--------+--------------------+-----------------+
+    | type 1 | length 4 (big end) | payload, length |
+    +--------+--------------------+-----------------+
+
+Types (client -> monitor unless noted):
+
+    HELLO      0x01  JSON. Attach request: {"stdin": bool, "stdout": bool,
+                     "stderr": bool, "replay": bool}. The monitor answers with
+                     its own HELLO: {"id", "pid", "tty", "open_stdin", "status"}.
+                     Output frames only go to connections that said HELLO (or EXEC).
+    STDIN      0x02  raw bytes for the container's stdin (or the exec's).
+    STDIN_EOF  0x03  empty: close the container's stdin (or the exec's).
+    STDOUT     0x04  monitor -> client: raw bytes the container wrote to
+                     stdout (with a tty: everything from the terminal).
+    STDERR     0x05  monitor -> client: raw bytes written to stderr (no tty).
+    RESIZE     0x06  ">HH" rows, cols: TIOCSWINSZ on the container's (or the
+                     exec's) pty.
+    SIGNAL     0x07  ">I" signal number: sent to the container's pid 1 (or the
+                     exec's process).
+    EXEC       0x08  JSON {"process": <OCI process>, "tty": bool,
+                     "size": [rows, cols] | null}: start a process in the running
+                     container; from then on this connection's STDIN / STDOUT /
+                     STDERR / RESIZE / SIGNAL / EXIT are the exec's. The monitor
+                     answers HELLO {"pid": …} once it runs, or ERROR + EXIT.
+    EXIT       0x09  monitor -> client: ">i" exit code, then JSON
+                     {"oom_killed", "finished_at", "error"}. The last frame.
+    ERROR      0x0a  monitor -> client (UTF-8 message). A request failed; a
+                     start failure (missing command…) is followed by EXIT with
+                     "error" set and docker's exit code (127/126/125).
+    WAIT       0x0b  empty: ask for EXIT when the container (or this
+                     connection's exec) exits; any connection gets EXIT anyway.
+
+Control frames (RESIZE, SIGNAL, WAIT) work on any connection. Closing the
+connection detaches; it never stops the container. Pure functions and a
+buffer class, so that both sides and the tests can use it without a socket.
+"""
+import struct
+
+HELLO = 0x01
+STDIN = 0x02
+STDIN_EOF = 0x03
+STDOUT = 0x04
+STDERR = 0x05
+RESIZE = 0x06
+SIGNAL = 0x07
+EXEC = 0x08
+EXIT = 0x09
+ERROR = 0x0A
+WAIT = 0x0B
+
+NAMES = {HELLO: "HELLO", STDIN: "STDIN", STDIN_EOF: "STDIN_EOF", STDOUT: "STDOUT", STDERR: "STDERR",
+         RESIZE: "RESIZE", SIGNAL: "SIGNAL", EXEC: "EXEC", EXIT: "EXIT", ERROR: "ERROR", WAIT: "WAIT"}
+
+HEADER = struct.Struct(">BI")
+MAX_PAYLOAD = 16 * 1024 * 1024  # a frame larger than this is a broken peer
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def frame(ftype: int, payload: bytes = b"") -> bytes:
+    return HEADER.pack(ftype, len(payload)) + payload
+
+
+def json_frame(ftype: int, obj) -> bytes:
+    import json
+    return frame(ftype, json.dumps(obj, separators=(",", ":")).encode())
+
+
+def resize_frame(rows: int, cols: int) -> bytes:
+    return frame(RESIZE, struct.pack(">HH", rows, cols))
+
+
+def signal_frame(sig: int) -> bytes:
+    return frame(SIGNAL, struct.pack(">I", sig))
+
+
+def exit_frame(code: int, info: dict | None = None) -> bytes:
+    import json
+    return frame(EXIT, struct.pack(">i", code) + json.dumps(info or {}, separators=(",", ":")).encode())
+
+
+def parse_resize(payload: bytes) -> tuple[int, int]:
+    if len(payload) != 4:
+        raise ProtocolError("RESIZE needs 4 bytes")
+    return struct.unpack(">HH", payload)
+
+
+def parse_signal(payload: bytes) -> int:
+    if len(payload) != 4:
+        raise ProtocolError("SIGNAL needs 4 bytes")
+    return struct.unpack(">I", payload)[0]
+
+
+def parse_exit(payload: bytes) -> tuple[int, dict]:
+    if len(payload) < 4:
+        raise ProtocolError("EXIT needs at least 4 bytes")
+    import json
+    code = struct.unpack(">i", payload[:4])[0]
+    info = json.loads(payload[4:]) if len(payload) > 4 else {}
+    return code, info
+
+
+def parse_json(payload: bytes):
+    import json
+    try:
+        return json.loads(payload)
+    except ValueError as e:
+        raise ProtocolError(f"bad JSON payload: {e}") from None
+
+
+class FrameReader:
+    """Accumulates bytes as they arrive (in any pieces) and yields whole frames."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self):
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        self._buf += data
+        out = []
+        buf = self._buf
+        pos = 0
+        while len(buf) - pos >= 5:
+            ftype, n = HEADER.unpack_from(buf, pos)
+            if n > MAX_PAYLOAD:
+                raise ProtocolError(f"frame of {n} bytes is too large")
+            if len(buf) - pos - 5 < n:
+                break
+            out.append((ftype, bytes(buf[pos + 5:pos + 5 + n])))
+            pos += 5 + n
+        if pos:
+            del buf[:pos]
+        return out
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)

@@ -352,3 +352,36 @@ def volume_ls(eng: Engine, args) -> int:
 
 def volume_rm(eng: Engine, args) -> int:
     return _each(eng, args.names, lambda n: eng.volume_remove(n, args.force))
+
+
+def top(eng: Engine, args) -> int:
+    headers, rows = eng.top(args.container)
+    print(table(headers, rows))
+    return 0
+
+
+def stats(eng: Engine, args) -> int:
+    refs = args.containers or [c.id for c in eng.containers(all=args.all)]
+    if not args.no_stream:
+        raise InvalidArgument("only --no-stream is supported on the command line; the TUI shows live stats")
+    first = {r: eng.stats(r) for r in refs}
+    time.sleep(0.5)  # CPU % needs two samples, as docker takes
+    rows = []
+    for r in refs:
+        s = eng.stats(r, first[r])
+        pct = 100.0 * s.memory_usage / s.memory_limit if s.memory_limit else 0.0
+        rows.append([s.id[:12], s.name, f"{s.cpu_percent:.2f}%",
+                     f"{_iec(s.memory_usage)} / {_iec(s.memory_limit)}", f"{pct:.2f}%",
+                     f"{human_size(s.net_rx)} / {human_size(s.net_tx)}",
+                     f"{human_size(s.block_read)} / {human_size(s.block_write)}", str(s.pids)])
+    print(table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"], rows))
+    return 0
+
+
+def _iec(n: float) -> str:
+    """docker stats shows memory in binary units: 1.5MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.4g}{unit}" if unit != "B" else f"{int(n)}B"
+        n /= 1024
+    return f"{n}B"

@@ -602,7 +602,10 @@ class Cgroup:
             else:
                 f = os.path.join(d, "memory.memsw.limit_in_bytes")
                 swap_file = os.path.exists(f)
-                cur = int(_read(f)) if swap_file else None
+                try:
+                    cur = int(_read(f)) if swap_file else None
+                except OSError as e:
+                    raise self._missing("read the memory+swap limit", e) from e
             writes += [(os.path.join(d, f), v, w) for f, v, w in _memory_writes(mem, ver == "v2", swap_file, cur)]
         cpu = {k: v for k, v in (res.get("cpu") or {}).items() if v}
         if cpu.get("shares") or cpu.get("quota") or cpu.get("period"):

@@ -1,0 +1,286 @@
+"""The Engine facade: the one door to the store, images and containers.
+Blocking, thread-safe methods that return plain dataclasses."""
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable
+
+from .errors import DockyardError
+
+Progress = Callable[[str], None] | None
+
+
+@dataclass
+class ImageSummary:
+    id: str
+    tags: list[str]            # docker's familiar forms: "busybox:latest", "localhost/x:latest"
+    names: list[str]           # full normalised names
+    digest: str                # manifest digest
+    created: str | None
+    created_ts: float | None
+    size: int                  # bytes of the unpacked layers
+    shared_size: int           # bytes of layers other images use too
+    containers: int
+    layers: int
+
+    @property
+    def short_id(self) -> str:
+        return self.id[7:19]
+
+    @property
+    def dangling(self) -> bool:
+        return not self.tags
+
+
+@dataclass
+class DiskUsage:
+    images: int
+    images_active: int
+    images_size: int
+    images_reclaimable: int
+    containers: int
+    containers_size: int = 0
+    volumes: int = 0
+    build_cache: int = 0
+    details: list[ImageSummary] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, root: str | None = None):
+        from .store import Store
+        self.store = Store(root)
+        self.root = self.store.root
+        self._startup_collect()
+
+    def _startup_collect(self) -> None:
+        # With nobody else at work in this root, drop what interrupted work left.
+        fd = self.store.lock.try_exclusive()
+        if fd is None:
+            from .containers.lifecycle import reconcile
+            reconcile(self.store)
+            return
+        try:
+            from .images.catalog import collect_garbage
+            collect_garbage(self.store)
+            from .containers.lifecycle import reconcile
+            reconcile(self.store, sweep=True)
+        finally:
+            import os
+            os.close(fd)
+
+    def close(self) -> None:
+        self.store.db.close()
+
+    # -- images --------------------------------------------------------------
+    def images(self) -> list[ImageSummary]:
+        from .images.catalog import familiar, list_images
+        records = list_images(self.store)
+        layer_rows = {r["chain_id"]: (r["parent"], r["size"]) for r in self.store.db.query(
+            "SELECT chain_id, parent, size FROM layers")}
+        users: dict[str, int] = {}
+        for r in self.store.db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id"):
+            users[r["image_id"]] = r["n"]
+        chains = {}
+        use_count: dict[str, int] = {}
+        for img in records:
+            chain, layer = [], img.top_layer
+            while layer:
+                chain.append(layer)
+                layer = layer_rows[layer][0] if layer in layer_rows else None
+            chains[img.id] = chain
+            for l in chain:
+                use_count[l] = use_count.get(l, 0) + 1
+        from .images.config import parse_time
+        out = []
+        for img in records:
+            chain = chains[img.id]
+            shared = sum(layer_rows[l][1] for l in chain if use_count[l] > 1)
+            out.append(ImageSummary(img.id, [familiar(t) for t in img.tags], img.tags, img.manifest_digest,
+                                    img.created, parse_time(img.created), img.size, shared,
+                                    users.get(img.id, 0), len(chain)))
+        return out
+
+    def image(self, ref: str) -> ImageSummary:
+        from .images.catalog import resolve
+        iid = resolve(self.store, ref).id
+        return next(i for i in self.images() if i.id == iid)
+
+    def import_image(self, src: BinaryIO, ref: str | None = None, *, source_name: str = "-",
+                     message: str | None = None) -> str:
+        from .images.importer import import_tar
+        return import_tar(self.store, src, ref, source_name=source_name, message=message)
+
+    def ensure_starter_image(self) -> str | None:
+        """Makes localhost/busybox:latest when the store has no image at all."""
+        if self.store.db.query("SELECT 1 FROM images LIMIT 1"):
+            return None
+        from .images.starter import make_starter
+        return make_starter(self.store)
+
+    def make_starter_image(self) -> str:
+        from .images.starter import make_starter
+        return make_starter(self.store)
+
+    def load(self, src: str | BinaryIO, progress: Progress = None) -> list[tuple[str, list[str]]]:
+        from .images.transfer import load
+        return load(self.store, src, progress)
+
+    def save(self, refs: list[str], out: BinaryIO, fmt: str = "docker-archive") -> None:
+        from .images.transfer import save
+        save(self.store, refs, out, fmt)
+
+    def tag(self, source: str, target: str) -> None:
+        from .images.catalog import tag
+        tag(self.store, source, target)
+
+    def remove_image(self, ref: str, force: bool = False) -> list[tuple[str, str]]:
+        from .images.catalog import remove
+        return remove(self.store, ref, force)
+
+    def prune_images(self, all_unused: bool = False) -> tuple[list[tuple[str, str]], int]:
+        from .images.catalog import prune
+        return prune(self.store, all_unused)
+
+    def inspect_image(self, ref: str) -> dict:
+        from .images.catalog import resolve
+        from .images.inspect import inspect_image
+        return inspect_image(self.store, resolve(self.store, ref))
+
+    def history(self, ref: str):
+        from .images.catalog import resolve
+        from .images.inspect import history
+        return history(self.store, resolve(self.store, ref))
+
+    def disk_usage(self) -> DiskUsage:
+        imgs = self.images()
+        active = [i for i in imgs if i.containers]
+        # Unique bytes: shared layers counted once.
+        layers = {r["chain_id"]: r["size"] for r in self.store.db.query("SELECT chain_id, size FROM layers")}
+        total = sum(layers.values())
+        from .images.catalog import list_images
+        used_layers = set()
+        parents = {r["chain_id"]: r["parent"] for r in self.store.db.query("SELECT chain_id, parent FROM layers")}
+        active_ids = {i.id for i in active}
+        for rec in list_images(self.store):
+            if rec.id in active_ids:
+                l = rec.top_layer
+                while l:
+                    used_layers.add(l)
+                    l = parents.get(l)
+        reclaim = total - sum(layers[l] for l in used_layers if l in layers)
+        n_containers = self.store.db.query("SELECT COUNT(*) AS n FROM containers")[0]["n"]
+        return DiskUsage(len(imgs), len(active), total, reclaim, n_containers, details=imgs)
+
+    # -- containers ----------------------------------------------------------
+    def create_container(self, opts) -> str:
+        from .containers.create import create
+        return create(self.store, opts)
+
+    def start_container(self, ref: str, *, wait_attach: bool = False, tty_size=None) -> dict:
+        from .containers.lifecycle import start
+        return start(self.store, ref, wait_attach=wait_attach, tty_size=tty_size)
+
+    def stop_container(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        from .containers.lifecycle import stop
+        stop(self.store, ref, timeout, signal)
+
+    def restart_container(self, ref: str, timeout: int | None = None) -> None:
+        from .containers.lifecycle import restart
+        restart(self.store, ref, timeout)
+
+    def kill_container(self, ref: str, signal: str | int | None = None) -> None:
+        from .containers.lifecycle import kill
+        kill(self.store, ref, signal)
+
+    def pause_container(self, ref: str) -> None:
+        from .containers.lifecycle import pause
+        pause(self.store, ref)
+
+    def unpause_container(self, ref: str) -> None:
+        from .containers.lifecycle import unpause
+        unpause(self.store, ref)
+
+    def wait_container(self, ref: str, timeout: float | None = None) -> int | None:
+        from .containers.lifecycle import wait
+        return wait(self.store, ref, timeout)
+
+    def remove_container(self, ref: str, force: bool = False, volumes: bool = False) -> str:
+        from .containers.lifecycle import remove
+        return remove(self.store, ref, force, volumes)
+
+    def prune_containers(self) -> list[str]:
+        from .containers.lifecycle import prune
+        return prune(self.store)
+
+    def containers(self, all: bool = True, sizes: bool = False):
+        from .containers.inspect import summary
+        from .containers.records import all_records
+        out = [summary(self.store, r, sizes) for r in all_records(self.store)]
+        return out if all else [c for c in out if c.status in ("running", "paused")]
+
+    def container(self, ref: str, sizes: bool = False):
+        from .containers.inspect import summary
+        from .containers.records import find
+        return summary(self.store, find(self.store, ref), sizes)
+
+    def container_dir(self, ref: str) -> str:
+        from .containers.records import find
+        return find(self.store, ref).dir
+
+    def inspect_container(self, ref: str) -> dict:
+        from .containers.inspect import inspect
+        from .containers.records import find
+        return inspect(self.store, find(self.store, ref))
+
+    def logs(self, ref: str, **kw):
+        from .runtime.logs import read_logs
+        return read_logs(self.container_dir(ref), **kw)
+
+    def attach(self, ref: str):
+        """A client of the container's monitor (attach, stdin, resize, exec)."""
+        from .containers.lifecycle import is_running
+        from .containers.records import find
+        from .errors import Conflict
+        rec = find(self.store, ref)
+        if not is_running(rec):
+            raise Conflict(f"you cannot attach to a stopped container, start it first ({rec.name})")
+        from .runtime.client import MonitorClient
+        return MonitorClient(rec.dir)
+
+    def exec_spec(self, ref: str, args: list[str], *, env: list[str] = (), workdir: str | None = None,
+                  user: str | None = None, tty: bool = False, privileged: bool = False) -> dict:
+        """The OCI process for `exec`, derived from the container's own."""
+        from .containers.exec import exec_process
+        from .containers.records import find
+        return exec_process(self.store, find(self.store, ref), args, env=list(env), workdir=workdir, user=user,
+                            tty=tty, privileged=privileged)
+
+    def stats(self, ref: str, previous=None):
+        """One sample of a running container's numbers; pass the previous sample to get CPU %."""
+        from .containers.lifecycle import runtime_state
+        from .containers.records import find
+        from .containers.stats import sample
+        rec = find(self.store, ref)
+        return sample(rec, runtime_state(rec).get("pid"), previous)
+
+    def top(self, ref: str):
+        from .containers.records import find
+        from .containers.stats import top
+        return top(self.store, find(self.store, ref))
+
+    def volume_create(self, name: str | None = None) -> str:
+        from .containers.volumes import create
+        return create(self.store, name)
+
+    def volumes(self) -> list[dict]:
+        from .containers.volumes import list_volumes
+        return list_volumes(self.store)
+
+    def volume_remove(self, name: str, force: bool = False) -> None:
+        from .containers.volumes import remove
+        remove(self.store, name, force)
+
+    def check(self, repair: bool = False):
+        from .images.check import check
+        return check(self.store, repair)
+
+
+__all__ = ["Engine", "DockyardError", "ImageSummary", "DiskUsage"]

@@ -1,0 +1,121 @@
+"""Starting a container's monitor from the CLI or the TUI.
+
+`start(container_dir)` spawns
+
+    python -I -S -c <boot> -m engine.runtime.monitor DIR --ready-fd N
+
+in a new session and waits for its one-line JSON answer on the ready pipe:
+{"ok": true, "pid": …, "monitor_pid": …} once the container's process has
+exec'd (or, with monitor.json's wait_attach, once it waits for its first
+client), {"ok": false, "message": …, "exit_code": …} when it could not start
+(→ ContainerStartError, exit code 125/126/127 as docker's).
+
+The monitor forks once more and its first process exits: the monitor is no
+child of ours and outlives the CLI/TUI. The <boot> snippet sets up `engine`
+as a bare package (without running engine/__init__.py, which loads
+dataclasses and typing: 3 MB a container) and calls the monitor's main; the
+command line still reads "-m engine.runtime.monitor DIR", which is how
+state.monitor_alive and the test suite recognise a monitor.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from ..errors import DockyardError
+
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODULE = "engine.runtime.monitor"
+
+
+class ContainerStartError(DockyardError):
+    """The container's process could not be started (docker's 125/126/127)."""
+
+    def __init__(self, message: str, exit_code: int = 125):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def boot_code(package_root: str = PACKAGE_ROOT) -> str:
+    return ("import sys;R=%r;sys.path[:0]=[R];m=type(sys)('engine');m.__path__=[R+'/engine'];"
+            "m.__file__=R+'/engine/__init__.py';sys.modules['engine']=m;"
+            "from engine.runtime.monitor import main;sys.exit(main(sys.argv[1:]))" % package_root)
+
+
+def monitor_argv(container_dir: str, ready_fd: int) -> list[str]:
+    return [sys.executable, "-I", "-S", "-c", boot_code(), "-m", MODULE, container_dir, "--ready-fd", str(ready_fd)]
+
+
+def start(container_dir: str, timeout: float = 30) -> dict:
+    """Starts the container of `container_dir` under a new monitor; returns the
+    monitor's answer {"ok": True, "pid": <container pid>, "monitor_pid": …}."""
+    container_dir = os.path.abspath(container_dir)
+    if not os.path.isfile(os.path.join(container_dir, "config.json")):
+        raise ContainerStartError(f"{container_dir} is not a container bundle: it has no config.json", 125)
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        try:
+            p = subprocess.Popen(monitor_argv(container_dir, w), pass_fds=(w,), start_new_session=True,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 close_fds=True, cwd="/")
+        except OSError as e:
+            raise ContainerStartError(f"cannot start the container's monitor: {e}", 125) from None
+        os.close(w)
+        w = -1
+        # The first process forks the monitor and exits at once: reap it.
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        line = _read_line(r, timeout)
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    if not line:
+        pid = _monitor_pid(container_dir)
+        if line is None and pid:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+            raise ContainerStartError(f"the container's monitor did not answer within {timeout:g} s", 125)
+        raise ContainerStartError("the container's monitor exited before starting the container"
+                                  f" (first process exit status {p.returncode})", 125)
+    try:
+        answer = json.loads(line)
+    except ValueError:
+        raise ContainerStartError(f"the container's monitor answered nonsense: {line[:200]!r}", 125) from None
+    if not answer.get("ok"):
+        raise ContainerStartError(answer.get("message") or "the container could not be started",
+                                  int(answer.get("exit_code") or 125))
+    return answer
+
+
+def _read_line(fd: int, timeout: float) -> bytes | None:
+    """The first line written to `fd`; b"" at EOF without one; None on timeout."""
+    import select
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return buf.strip() or b""
+        buf += chunk
+    return buf.split(b"\n", 1)[0]
+
+
+def _monitor_pid(container_dir: str) -> int | None:
+    from .state import is_monitor_of, read_monitor_pid
+    pid = read_monitor_pid(container_dir)
+    if pid and is_monitor_of(pid, container_dir):
+        return pid
+    return None

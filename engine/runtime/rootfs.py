@@ -208,27 +208,32 @@ def mount_overlay(target: str, lower: str, upper: str | None, work: str | None) 
             sc.mount(lowers[0], target, None, sc.MS_BIND | sc.MS_REC)
             sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
             return
-    dirs = lowers + [d for d in (upper, work) if d]
 
-    def data_for(paths, lw, up, wk):
+    def data_for(lw, up, wk):
         d = "lowerdir=" + ":".join(_ovl_escape(p) for p in lw)
         if up:
             d += f",upperdir={_ovl_escape(up)},workdir={_ovl_escape(wk)}"
         return d
 
-    base = data_for(dirs, lowers, upper, work)
+    base = data_for(lowers, upper, work)
     extras = ["redirect_dir=off", "metacopy=off", "index=off"]
     if len(base) + 40 > MOUNT_DATA_MAX:
-        # Too long for one page: relative paths from the layers' common parent.
-        common = os.path.commonpath([os.path.abspath(p) for p in dirs])
+        # Too long for one page: the layers relative to their common parent
+        # (our cwd; the child chdirs to the rootfs for pivot_root later).
+        common = os.path.commonpath([os.path.abspath(p) for p in lowers])
         os.chdir(common)
-        rel = [os.path.relpath(p, common) for p in dirs]
-        lw = rel[:len(lowers)]
-        up, wk = (rel[len(lowers)], rel[len(lowers) + 1]) if upper else (None, None)
-        base = data_for(rel, lw, up, wk)
+        up, wk = (os.path.abspath(upper), os.path.abspath(work)) if upper else (None, None)
+        base = data_for([os.path.relpath(p, common) for p in lowers], up, wk)
         if len(base) + 40 > MOUNT_DATA_MAX:
-            raise SetupError(f"the image has too many layers for one overlay mount ({len(lowers)} layers, "
-                             f"{len(base)} bytes of options even with relative paths)")
+            # Still too long: the new mount API takes one layer per call
+            # ("lowerdir+", Linux 6.8+), with no page limit.
+            try:
+                sc.mount_overlay_fsconfig(target, lowers, upper, work, [e.split("=") for e in extras])
+                return
+            except OSError as e:
+                raise SetupError(f"the image has too many layers for one overlay mount ({len(lowers)} layers, "
+                                 f"{len(base)} bytes of options even with relative paths; the new mount "
+                                 f"API: {e.strerror})") from None
     last = None
     for n in range(len(extras), -1, -1):
         data = ",".join([base] + extras[:n])
@@ -261,15 +266,19 @@ def _mountinfo() -> list[tuple[str, str, str, str, str]]:
     return out
 
 
-def read_cgroups(pid: str = "self") -> dict[str, str]:
-    """/proc/<pid>/cgroup as {controllers ("cpu,cpuacct", "name=systemd", "" for v2): path}."""
+def cgroup_view() -> tuple[dict[str, str], list[tuple[str, str, str, str, str]]]:
+    """The caller's cgroups ({controllers ("cpu,cpuacct", "name=systemd", "" for
+    v2): path}, from /proc/self/cgroup) and the cgroup mounts of the mount
+    namespace. Read both before unsharing the cgroup namespace: after it, both
+    files show paths relative to the new namespace's root."""
     out = {}
-    with open(f"/proc/{pid}/cgroup") as f:
+    with open("/proc/self/cgroup") as f:
         for line in f:
             parts = line.rstrip("\n").split(":", 2)
             if len(parts) == 3:
                 out[parts[1]] = parts[2]
-    return out
+    mounts = [m for m in _mountinfo() if m[2] in ("cgroup", "cgroup2")]
+    return out, mounts
 
 
 def _v1_controllers() -> set[str]:
@@ -284,19 +293,19 @@ def _v1_controllers() -> set[str]:
     return names
 
 
-def mount_cgroup(root: str, dest: str, flags: int, data: str, cgroups: dict[str, str]) -> None:
+def mount_cgroup(root: str, dest: str, flags: int, data: str, view) -> None:
     """/sys/fs/cgroup for the container.
 
     cgroup v2 only (a cgroup2 fs at the host's /sys/fs/cgroup): a cgroup2
     mount; inside the container's cgroup namespace its root is the container's
     own cgroup. v1 or hybrid: a tmpfs, and in it, per hierarchy the host has
     mounted under /sys/fs/cgroup (cpu, memory, …, systemd, unified), a bind of
-    the container's own cgroup directory of that hierarchy (from `cgroups`,
-    /proc/self/cgroup read before the cgroup namespace was made), with the
+    the container's own cgroup directory of that hierarchy (`view`, from
+    cgroup_view() before the cgroup namespace was made), with the
     mount's flags (read-only by default); the host's symlinks there
     (cpuacct → cpu,cpuacct) are copied; the tmpfs is then remounted read-only
     too. A hierarchy the container was not put into shows the monitor's cgroup."""
-    info = _mountinfo()
+    cgroups, info = view
     v2_only = any(mp == "/sys/fs/cgroup" and fs == "cgroup2" for _, mp, fs, _, _ in info)
     with Target(root, dest) as t:
         if v2_only:
@@ -341,7 +350,7 @@ def mount_cgroup(root: str, dest: str, flags: int, data: str, cgroups: dict[str,
             raise SetupError(f"remount {dest} read-only: {os.strerror(e.errno)}") from None
 
 
-def mount_one(root: str, m: dict, bundle: str, cgroups: dict[str, str]) -> None:
+def mount_one(root: str, m: dict, bundle: str, cgroup_view) -> None:
     dest = m.get("destination") or ""
     if not dest.startswith("/"):
         raise SetupError(f"mount destination {dest!r} must be an absolute path")
@@ -363,7 +372,7 @@ def mount_one(root: str, m: dict, bundle: str, cgroups: dict[str, str]) -> None:
                 sc.mount(None, t.proc, None, prop)
         return
     if mtype == "cgroup":
-        mount_cgroup(root, dest, flags, data, cgroups)
+        mount_cgroup(root, dest, flags, data, cgroup_view)
         return
     with Target(root, dest) as t:
         t.mount(source, mtype, flags, data)

@@ -7,9 +7,12 @@ the ratios. Goal: at least as fast as podman on both.
 The test image is made here, deterministically (a fixed seed): a one-layer
 rootfs of 20,000 small text-ish files (1-8 KB), 3 large partly compressible
 files and the static busybox with its links, imported once into a dockyard
-root and into podman. Then, each command 5 times (median), interleaved, warm
-cache, every load into a fresh empty root (the previous one is removed, `sync`,
-a pause for the ext4-without-journal disk; none of that is timed):
+root and into podman. Then, each command 5 times (median) after a warm-up run,
+interleaved, warm cache, every load into a fresh empty root: a new directory
+each run, after an untimed `sync` and pause. Roots are not deleted between
+runs but at the end: on this ext4-without-a-journal disk, creating files for
+minutes after a big delete costs 3-5x the CPU (common.EXT4_RECENTCY_S;
+--delete-between-runs shows it).
 
   save   dockyard save -o F IMG             vs  podman save --format docker-archive -o F IMG
          dockyard save --format oci-archive vs  podman save --format oci-archive
@@ -24,11 +27,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
 import os
 import pstats
 import random
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -173,8 +174,17 @@ class Run:
             common.settle(1)
         return prep
 
-    def fresh(self, path):
-        return lambda: common.fresh_dir(path, self.args.settle)
+    def fresh(self, name):
+        """A new directory for each run (see common.EXT4_RECENTCY_S), made
+        after an untimed sync + pause; with --delete-between-runs the previous
+        run's directory is removed first (the slow case on this disk)."""
+        fd = common.FreshDirs(self.runs_dir, name)
+
+        def prepare():
+            if self.args.delete_between_runs and fd.n:
+                common.remove_tree(fd.current)
+            common.settle(self.args.settle)
+        return fd, prepare
 
     def record_size(self, path):
         def after(r: Result):
@@ -184,7 +194,7 @@ class Run:
     # -- steps
     def setup(self):
         common.remove_tree(self.work)
-        for d in (self.runs_dir, self.out_dir, self.arch_dir, os.path.dirname(self.base_dy)):
+        for d in (self.runs_dir, self.out_dir, self.arch_dir, os.path.dirname(self.base_dy), self.env["TMPDIR"]):
             os.makedirs(d, exist_ok=True)
         common.DEFAULT_WORK = self.work
         self.info["machine"] = common.machine()
@@ -238,8 +248,9 @@ class Run:
         self.info["archives"] = {k: {"path": p, "bytes": os.path.getsize(p)} for k, p in self.archives.items()}
 
     def load(self):
+        how = ("the previous one removed" if self.args.delete_between_runs else "a new directory")
         self.log(f"\nload: {self.args.runs} runs each (+1 warm-up), interleaved, each into a fresh root "
-                 f"(removed, sync, {self.args.settle:g} s pause: untimed)")
+                 f"({how}, sync, {self.args.settle:g} s pause: untimed)")
         a = self.archives
         r = self.runs_dir
         benches = []
@@ -248,38 +259,44 @@ class Run:
             if key not in a:
                 self.log(f"  no {key} archive (its save failed): skipping {label}")
                 return
-            dyroot, pmstate = f"{r}/dy-{key}", f"{r}/pm-{key}"
-            benches.append(self.bench(f"dockyard load ({label})", self.dy(dyroot, "load", "-q", "-i", a[key]),
-                                      self.fresh(dyroot), self.check_dy(dyroot)))
-            benches.append(self.bench(f"podman load ({label})", self.pm(pmstate, "load", "-q", "-i", a[key]),
-                                      self.fresh(pmstate), self.check_pm(pmstate), peer=True))
+            dy, dy_prep = self.fresh(f"dy-{key}")
+            pm, pm_prep = self.fresh(f"pm-{key}")
+            benches.append(self.bench(f"dockyard load ({label})",
+                                      lambda: self.dy(dy.next(), "load", "-q", "-i", a[key]),
+                                      dy_prep, self.check_dy(dy)))
+            benches.append(self.bench(f"podman load ({label})",
+                                      lambda: self.pm(pm.next(), "load", "-q", "-i", a[key]),
+                                      pm_prep, self.check_pm(pm), peer=True))
 
         pair("podman's docker-archive", "pm-docker")
         pair("dockyard's docker-archive", "dy-docker")
         pair("podman's oci-archive", "pm-oci")
         if "pm-docker" in a:
             for label, extra in (("uncompressed", ["--dest-oci-accept-uncompressed-layers"]), ("gzip", [])):
-                dest = f"{r}/skopeo-{label}"
+                sk, sk_prep = self.fresh(f"skopeo-{label}")
                 benches.append(self.bench(
                     f"skopeo copy docker-archive -> oci ({label})",
-                    common.skopeo(self.env["TMPDIR"], "copy", "-q", *extra,
-                                  f"docker-archive:{a['pm-docker']}", f"oci:{dest}:latest"),
-                    self.fresh(dest), peer=True))
+                    lambda sk=sk, extra=extra: common.skopeo(
+                        self.env["TMPDIR"], "copy", "-q", *extra,
+                        f"docker-archive:{a['pm-docker']}", f"oci:{sk.next()}:latest"),
+                    sk_prep, peer=True))
+        if not self.args.delete_between_runs:
+            common.wait_for_ext4(self.log)
         self.results.update(common.measure(benches, self.args.runs, log=self.log))
 
-    def check_dy(self, root):
+    def check_dy(self, fd):
         def after(res: Result):
-            res.extra["images_after"] = common.sh(self.dy(root, "images"), cwd=common.REPO, check=False).strip()
+            res.extra["images_after"] = common.sh(self.dy(fd.current, "images"), cwd=common.REPO, check=False).strip()
         return after
 
-    def check_pm(self, state):
+    def check_pm(self, fd):
         def after(res: Result):
-            res.extra["images_after"] = common.sh(self.pm(state, "images"), env=self.env, check=False).strip()
+            res.extra["images_after"] = common.sh(self.pm(fd.current, "images"), env=self.env, check=False).strip()
         return after
 
     def profile(self, what: str, cmd_args: list[str], root: str) -> dict:
-        """cProfile of one dockyard run (into a fresh root for a load)."""
-        common.fresh_dir(root, self.args.settle)
+        """cProfile of one dockyard run (into a new root for a load)."""
+        common.settle(self.args.settle)
         out = os.path.join(self.work, f"profile-{what}.prof")
         cmd = [common.VENV_PY, "-m", "cProfile", "-o", out, "-m", "tui.cli", "--root", root, *cmd_args]
         s = common.run_once(cmd, cwd=common.REPO)
@@ -322,11 +339,15 @@ class Run:
                  "| archive | size |", "|---|---|"]
         for k, v in self.info.get("archives", {}).items():
             lines.append(f"| {k} | {common.fmt_mb(v['bytes'])} |")
+        imp = self.info.get("import", {})
+        lines += ["", f"import of the {self.info['image']['tar_bytes'] / 1e6:.0f} MB rootfs tar (once): dockyard "
+                  f"{imp.get('dockyard_import_s')} s, podman {imp.get('podman_import_s')} s"]
         return "\n".join(lines)
 
     def payload(self) -> dict:
         return {"benchmark": "images", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "settings": {"runs": self.args.runs, "warmup": 1, "settle_s": self.args.settle,
+                             "delete_between_runs": self.args.delete_between_runs,
                              "podman_storage_driver": self.args.driver, "work": self.work,
                              "cache": "warm"},
                 **self.info, "results": [r.as_dict() for r in self.results.values()]}
@@ -336,13 +357,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=common.DEFAULT_RUNS, help="measured runs per command (default %(default)s)")
     ap.add_argument("--settle", type=float, default=common.DEFAULT_SETTLE,
-                    help="seconds to wait after removing a root and syncing (default %(default)s)")
+                    help="seconds to wait after the untimed sync before each run (default %(default)s)")
+    ap.add_argument("--delete-between-runs", action="store_true",
+                    help="remove the previous run's root before each load instead of using a new "
+                         "directory (slow on ext4 without a journal: see common.EXT4_RECENTCY_S)")
     ap.add_argument("--work", default=common.DEFAULT_WORK, help="bench work dir, removed at the end (default %(default)s)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     ap.add_argument("--driver", default="vfs", choices=["vfs", "overlay"], help="podman storage driver")
     ap.add_argument("--small-files", type=int, default=20_000)
-    ap.add_argument("--profile", choices=["auto", "always", "never"], default="auto",
-                    help="cProfile dockyard's load/save: auto = when slower than podman")
+    ap.add_argument("--profile", choices=["auto", "always", "never"], default="always",
+                    help="cProfile one dockyard load and save after the runs (auto: only when "
+                         "slower than podman; default %(default)s)")
     ap.add_argument("--only", choices=["save", "load", "all"], default="all",
                     help="load needs the archives the save step makes, so it runs save too")
     args = ap.parse_args(argv)
@@ -366,7 +391,7 @@ def main(argv=None) -> int:
             "dockyard save (docker-archive)", "podman save --format docker-archive"))
         if want_load and "pm-docker" in run.archives and args.only != "save":
             profiles["load"] = run.profile("load", ["load", "-q", "-i", run.archives["pm-docker"]],
-                                           os.path.join(run.runs_dir, "profile-load"))
+                                           common.FreshDirs(run.runs_dir, "profile-load").next())
         if want_save:
             out = os.path.join(run.out_dir, "profile-save.tar")
             profiles["save"] = run.profile("save", ["save", "-o", out, IMG], run.base_dy)

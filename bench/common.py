@@ -4,9 +4,10 @@ saving the results.
 
 Everything is measured warm: the page cache is never dropped (no
 `echo 3 > /proc/sys/vm/drop_caches`), and each contestant gets an unmeasured
-warm-up run first. What a run must not count (removing the previous root,
-`sync`, the pause the ext4-without-journal disk needs after a big delete) happens
-in a `prepare` step outside the timed window.
+warm-up run first. What a run must not count (`sync` so that no earlier run's
+writeback lands in the timed window, a short pause, making a new root) happens
+in a `prepare` step outside the timed window. Big trees are deleted only at the
+end: see EXT4_RECENTCY_S.
 """
 from __future__ import annotations
 
@@ -28,10 +29,19 @@ VENV_PY = os.path.join(REPO, ".venv", "bin", "python")
 RESULTS_DIR = os.path.join(REPO, "bench", "results")
 DEFAULT_WORK = os.environ.get("DOCKYARD_BENCH_DIR", "/var/tmp/dockyard-bench")
 DEFAULT_RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-# Seconds to wait after deleting a big tree and syncing, before the next run
-# creates one: ext4 without a journal is 3-4x slower at creating files right
-# after a big delete (see /work/shared/peers.md).
-DEFAULT_SETTLE = float(os.environ.get("BENCH_SETTLE", "8"))
+# Seconds to wait after the untimed `sync` before each run.
+DEFAULT_SETTLE = float(os.environ.get("BENCH_SETTLE", "3"))
+# ext4 without a journal (this machine's disk) will not reuse an inode freed
+# less than 60 s ago, or less than 300 + 60 s ago when its inode-table block is
+# dirty, which it is as soon as new files are being created next to it
+# (fs/ext4/ialloc.c: recently_deleted(), RECENTCY_MIN/RECENTCY_DIRTY). Every
+# new inode then costs a scan of the inode bitmaps: creating 20,000 files right
+# after deleting 20,000 took 3-5x the CPU here, for minutes, whatever the
+# sync + pause. So the load runs never delete: each goes into a new, never
+# used directory, and everything is removed at the end; and the load runs
+# start only this long after the bench's own last big delete.
+EXT4_RECENTCY_S = 370
+_last_big_delete = 0.0
 
 
 # --------------------------------------------------------------------------- timing
@@ -124,9 +134,10 @@ def sh(cmd: Sequence[str], *, cwd: str | None = None, env: dict | None = None,
 
 @dataclass
 class Bench:
-    """One measured command: cmd, plus a prepare() run before every run, untimed."""
+    """One measured command: cmd (or cmd(), called before every run, after
+    prepare()), plus a prepare() run before every run, untimed."""
     name: str
-    cmd: list[str]
+    cmd: list[str] | Callable[[], list[str]]
     prepare: Callable[[], None] | None = None
     cwd: str | None = None
     env: dict | None = None
@@ -139,7 +150,7 @@ def measure(benches: list[Bench], runs: int = DEFAULT_RUNS, warmup: int = 1,
     bench, then run 2 of every bench...) so that slow drift of the machine
     falls on every contestant alike. Returns the results by name; a bench that
     fails gets its error in extra["error"] and no more runs."""
-    results = {b.name: Result(b.name, b.cmd) for b in benches}
+    results = {b.name: Result(b.name, []) for b in benches}
     failed: set[str] = set()
     for i in range(warmup + runs):
         for b in benches:
@@ -147,8 +158,10 @@ def measure(benches: list[Bench], runs: int = DEFAULT_RUNS, warmup: int = 1,
                 continue
             if b.prepare:
                 b.prepare()
+            cmd = b.cmd() if callable(b.cmd) else b.cmd
+            results[b.name].cmd = cmd
             try:
-                s = run_once(b.cmd, cwd=b.cwd, env=b.env)
+                s = run_once(cmd, cwd=b.cwd, env=b.env)
             except CommandFailed as e:
                 results[b.name].extra["error"] = str(e)
                 failed.add(b.name)
@@ -184,6 +197,7 @@ def unmount_under(path: str) -> None:
 
 
 def remove_tree(path: str) -> None:
+    global _last_big_delete
     if not os.path.lexists(path):
         return
     unmount_under(path)
@@ -191,20 +205,43 @@ def remove_tree(path: str) -> None:
     if os.path.lexists(path):  # read-only dirs or immutable bits left by a peer
         subprocess.run(["chattr", "-R", "-i", path], capture_output=True)
         subprocess.run(["rm", "-rf", "--one-file-system", path], check=False)
+    _last_big_delete = time.monotonic()
 
 
 def settle(seconds: float = DEFAULT_SETTLE) -> None:
-    """sync, then wait: see DEFAULT_SETTLE."""
+    """sync (so that no earlier run's dirty pages are written back in the
+    timed window), then wait a little."""
     os.sync()
     if seconds > 0:
         time.sleep(seconds)
 
 
-def fresh_dir(path: str, seconds: float = DEFAULT_SETTLE) -> None:
-    """Removes path (untimed), syncs and waits, leaves it absent."""
-    had = os.path.lexists(path)
-    remove_tree(path)
-    settle(seconds if had else 0)
+def wait_for_ext4(log: Callable[[str], None] = print) -> float:
+    """Sleeps until EXT4_RECENTCY_S after this process's last remove_tree();
+    returns the seconds slept."""
+    left = EXT4_RECENTCY_S - (time.monotonic() - _last_big_delete) if _last_big_delete else 0
+    if left > 0:
+        log(f"  waiting {left:.0f} s: ext4 without a journal is slow to create files for "
+            f"{EXT4_RECENTCY_S} s after a big delete")
+        os.sync()
+        time.sleep(left)
+    return max(left, 0)
+
+
+class FreshDirs:
+    """A new, never used directory under base for every run: base/name-1,
+    base/name-2, ... (absent until the command makes it)."""
+
+    def __init__(self, base: str, name: str):
+        self.base, self.name, self.n = base, name, 0
+
+    def next(self) -> str:
+        self.n += 1
+        return os.path.join(self.base, f"{self.name}-{self.n}")
+
+    @property
+    def current(self) -> str:
+        return os.path.join(self.base, f"{self.name}-{self.n}")
 
 
 # ------------------------------------------------------------------ command builders
@@ -237,7 +274,6 @@ def peer_env(work: str) -> dict:
     default /var/tmp) go to the bench work dir."""
     env = dict(os.environ)
     env["TMPDIR"] = os.path.join(work, "tmp")
-    os.makedirs(env["TMPDIR"], exist_ok=True)
     return env
 
 

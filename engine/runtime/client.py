@@ -105,6 +105,11 @@ class _Conn:
                 self.error = payload.decode(errors="replace")
         return frames
 
+    def has_pending(self) -> bool:
+        """Frames already read from the socket but not yet handed out: check
+        this before waiting on fileno() (select would not wake for them)."""
+        return bool(self._queue)
+
     def read_frames(self, bufsize: int = 65536) -> list[tuple[int, bytes]] | None:
         """One recv: the whole frames it completes (maybe none). None once the
         monitor has closed the connection. For select-driven callers."""
@@ -231,13 +236,14 @@ class MonitorClient(_Conn):
         raise ContainerNotRunning(f"container {_name(self.container_dir)} is not running")
 
     def exec(self, process: dict, tty: bool = False, size: tuple[int, int] | None = None,
-             stdin: bool = True) -> ExecSession:
+             stdin: bool = True, detach: bool = False) -> ExecSession:
         """Starts `process` (an OCI runtime-spec process object) in the running
         container, on a new connection; raises ExecError (126/127) when it
-        cannot be started."""
+        cannot be started. With `detach` the process runs on its own (stdio
+        /dev/null) and the session only carries its pid."""
         sess = ExecSession(connect(self.container_dir), self.container_dir)
         try:
-            sess._send(P.json_frame(P.EXEC, {"process": process, "tty": bool(tty),
+            sess._send(P.json_frame(P.EXEC, {"process": process, "tty": bool(tty), "detach": bool(detach),
                                               "size": list(size) if size else None, "stdin": bool(stdin)}))
             while True:
                 f = sess.next_frame()

@@ -2,20 +2,17 @@
 
 `start(container_dir)` spawns
 
-    python -I -S -c <boot> -m engine.runtime.monitor DIR --ready-fd N
+    python -m engine.runtime.monitor DIR --ready-fd N
 
-in a new session and waits for its one-line JSON answer on the ready pipe:
-{"ok": true, "pid": …, "monitor_pid": …} once the container's process has
-exec'd (or, with monitor.json's wait_attach, once it waits for its first
-client), {"ok": false, "message": …, "exit_code": …} when it could not start
-(→ ContainerStartError, exit code 125/126/127 as docker's).
+(the interpreter is sys.executable; cwd is the directory holding the `engine`
+package, so `-m` finds it) in a new session and waits for its one-line JSON
+answer on the ready pipe: {"ok": true, "pid": …, "monitor_pid": …} once the
+container's process has exec'd (or, with monitor.json's wait_attach, once it
+waits for its first client), {"ok": false, "message": …, "exit_code": …} when
+it could not start (→ ContainerStartError, exit code 125/126/127 as docker's).
 
-The monitor forks once more and its first process exits: the monitor is no
-child of ours and outlives the CLI/TUI. The <boot> snippet sets up `engine`
-as a bare package (without running engine/__init__.py, which loads
-dataclasses and typing: 3 MB a container) and calls the monitor's main; the
-command line still reads "-m engine.runtime.monitor DIR", which is how
-state.monitor_alive and the test suite recognise a monitor.
+The monitor forks once more and its first process exits at once (we reap
+it): the monitor is no child of ours and outlives the CLI/TUI.
 """
 import json
 import os
@@ -37,14 +34,9 @@ class ContainerStartError(DockyardError):
         self.exit_code = exit_code
 
 
-def boot_code(package_root: str = PACKAGE_ROOT) -> str:
-    return ("import sys;R=%r;sys.path[:0]=[R];m=type(sys)('engine');m.__path__=[R+'/engine'];"
-            "m.__file__=R+'/engine/__init__.py';sys.modules['engine']=m;"
-            "from engine.runtime.monitor import main;sys.exit(main(sys.argv[1:]))" % package_root)
-
-
 def monitor_argv(container_dir: str, ready_fd: int) -> list[str]:
-    return [sys.executable, "-I", "-S", "-c", boot_code(), "-m", MODULE, container_dir, "--ready-fd", str(ready_fd)]
+    """The monitor's command line; run it with cwd=PACKAGE_ROOT."""
+    return [sys.executable, "-m", MODULE, container_dir, "--ready-fd", str(ready_fd)]
 
 
 def start(container_dir: str, timeout: float = 30) -> dict:
@@ -55,10 +47,13 @@ def start(container_dir: str, timeout: float = 30) -> dict:
         raise ContainerStartError(f"{container_dir} is not a container bundle: it has no config.json", 125)
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
+        # The monitor must run from cached bytecode: compiling its source costs
+        # ~3 MB of RSS that stays for the container's whole life.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         try:
             p = subprocess.Popen(monitor_argv(container_dir, w), pass_fds=(w,), start_new_session=True,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 close_fds=True, cwd="/")
+                                 close_fds=True, cwd=PACKAGE_ROOT, env=env)
         except OSError as e:
             raise ContainerStartError(f"cannot start the container's monitor: {e}", 125) from None
         os.close(w)

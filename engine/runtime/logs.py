@@ -11,18 +11,17 @@ a partial entry. With a tty everything is "stdout" (and "\\r\\n", as docker).
 When the file would grow past `max_size` it is renamed to container.log.1
 (.1 to .2, …; at most `max_files` files in all) and a new one begun.
 
-`LogWriter` is the monitor's side (cheap to import: json, os); `read_logs` is
-the reader's (docker logs: tail, since, until, follow, timestamps).
+`LogWriter` is the monitor's side (cheap to import: no `json` package, see
+protocol.dumps); `read_logs` is the reader's (docker logs: tail, since,
+until, follow, timestamps).
 """
-import json
 import os
 
+from .protocol import dumps as _dumps, loads as _loads
 from .state import rfc3339_nano
 
 LOG_FILE = "container.log"
 MAX_LINE = 16 * 1024  # docker's maximum line length before a partial entry
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class LogWriter:
@@ -188,9 +187,9 @@ def parse_time_arg(value, now: float | None = None) -> float | None:
 
 def _entry(line: bytes):
     try:
-        obj = json.loads(line)
+        obj = _loads(line)
         return obj.get("stream", "stdout"), obj.get("time", ""), obj.get("log", "").encode("utf-8", "surrogateescape")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, UnicodeDecodeError):
         return None
 
 
@@ -274,13 +273,76 @@ def read_logs(container_dir: str, *, tail: int | None = None, since=None, until=
     yield from _follow(container_dir, cur, rest, keep, out, until_t, poll)
 
 
+def _open_after(container_dir: str, ino: int):
+    """Opens the log file written after ours (inode `ino`, rotated away).
+
+    The monitor renames .N-1 to .N … container.log to .1, oldest first, while
+    we look, and a directory listing taken during renames can miss names. So:
+    find the suffix k our file has now, open .k-1 (container.log when k is 1)
+    and keep it only if, after opening it, ours is still .k and the opened
+    file still .k-1; otherwise look again."""
+    import time
+    base = os.path.join(container_dir, LOG_FILE)
+    seen = None
+    for _ in range(2000):
+        files = log_files(container_dir)
+        k = None
+        inos = []
+        for p in files:
+            try:
+                n = os.stat(p).st_ino
+            except FileNotFoundError:
+                n = None
+            inos.append(n)
+            if n == ino and p != base:
+                k = int(p.rsplit(".", 1)[1])
+                break
+        if k is None:
+            # Only two identical looks without ours say it is gone (rotated
+            # past max_files); then the oldest left is the next best.
+            if seen != (files, inos):
+                seen = (files, inos)
+                time.sleep(0.001)
+                continue
+            try:
+                return open(files[0] if files else base, "rb")
+            except FileNotFoundError:
+                continue
+        ours = f"{base}.{k}"
+        succ = base if k == 1 else f"{base}.{k - 1}"
+        try:
+            f = open(succ, "rb")
+        except FileNotFoundError:
+            time.sleep(0.0005)
+            continue   # mid-rotation
+        try:
+            if os.stat(ours).st_ino == ino and os.stat(succ).st_ino == os.fstat(f.fileno()).st_ino:
+                return f
+        except FileNotFoundError:
+            pass
+        f.close()
+    return None
+
+
 def _follow(container_dir, cur, rest: bytes, keep, out, until_t, poll):
     import time
-    from .state import monitor_alive, read_state
+    from .state import monitor_alive, parse_rfc3339, read_state
     base = os.path.join(container_dir, LOG_FILE)
     buf = rest
     last_check = 0.0
     done = False
+
+    def lines_of(data: bytes):
+        nonlocal buf
+        buf += data
+        lines = buf.split(b"\n")
+        buf = lines.pop()
+        for line in lines:
+            e = _entry(line)
+            if e is None or not keep(e[1]):
+                continue
+            yield e
+
     try:
         while True:
             if cur is None:
@@ -288,44 +350,34 @@ def _follow(container_dir, cur, rest: bytes, keep, out, until_t, poll):
                     cur = open(base, "rb")
                 except FileNotFoundError:
                     cur = None
-            got = False
+            data = cur.read() if cur is not None else b""
+            if data:
+                for e in lines_of(data):
+                    if until_t is not None:
+                        try:
+                            if parse_rfc3339(e[1]) > until_t:
+                                return
+                        except (ValueError, IndexError):
+                            pass
+                    yield out(e)
+                continue
             if cur is not None:
-                data = cur.read()
-                if data:
-                    got = True
-                    buf += data
-                    lines = buf.split(b"\n")
-                    buf = lines.pop()
-                    for line in lines:
-                        e = _entry(line)
-                        if e is None or not keep(e[1]):
-                            continue
-                        if until_t is not None:
-                            from .state import parse_rfc3339
-                            try:
-                                if parse_rfc3339(e[1]) > until_t:
-                                    return
-                            except (ValueError, IndexError):
-                                pass
-                        yield out(e)
-                # Rotated away? Finish the old inode, then take the new file.
+                ino = os.fstat(cur.fileno()).st_ino
                 try:
-                    st = os.stat(base)
-                    if st.st_ino != os.fstat(cur.fileno()).st_ino:
-                        tail_data = cur.read()
-                        if tail_data:
-                            buf += tail_data
-                            continue
-                        cur.close()
-                        cur = None
-                        buf = b""
-                        continue
+                    rotated = os.stat(base).st_ino != ino
                 except FileNotFoundError:
-                    pass
+                    rotated = False      # between the rename and the new file
+                if rotated:
+                    # Nothing more goes to our file once it is renamed: read
+                    # what came before the rename, then go on with the next.
+                    for e in lines_of(cur.read()):
+                        yield out(e)
+                    cur.close()
+                    buf = b""
+                    cur = _open_after(container_dir, ino)
+                    continue
             if done:
                 return
-            if got:
-                continue
             now = time.monotonic()
             if now - last_check >= poll:
                 last_check = now

@@ -5,10 +5,11 @@ monitor (atomically: tmp + fsync + rename), read by anyone.
      "finished_at", "exit_code", "oom_killed", "error"}
 
 A directory without state.json was never started: {"status": "created"}.
-Cheap to import: the monitor uses it."""
-import json
+Cheap to import: the monitor uses it (no `json` package: protocol's codec)."""
 import os
 import time
+
+from .protocol import dumps, loads
 
 STATE_FILE = "state.json"
 PID_FILE = "monitor.pid"
@@ -57,7 +58,7 @@ def parse_rfc3339(s: str) -> float:
 def read_state(container_dir: str) -> dict:
     try:
         with open(os.path.join(container_dir, STATE_FILE), "rb") as f:
-            return json.loads(f.read())
+            return loads(f.read())
     except FileNotFoundError:
         return {"status": "created"}
     except ValueError:
@@ -68,7 +69,7 @@ def read_state(container_dir: str) -> dict:
 def write_state(container_dir: str, state: dict) -> None:
     path = os.path.join(container_dir, STATE_FILE)
     tmp = f"{path}.tmp{os.getpid()}"
-    data = json.dumps(state, separators=(",", ":")).encode()
+    data = dumps(state).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)

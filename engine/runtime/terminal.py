@@ -131,9 +131,11 @@ def run_attached(client, *, tty: bool, stdin: bool, detach_keys: bytes = DEFAULT
             if wake_r >= 0:
                 fds.append(wake_r)
             try:
-                ready, _, _ = select.select(fds, [], [])
+                ready, _, _ = select.select(fds, [], [], 0 if client.has_pending() else None)
             except InterruptedError:
                 continue
+            if client.has_pending() and client.fileno() not in ready:
+                ready.append(client.fileno())
             if wake_r in ready:
                 try:
                     os.read(wake_r, 512)
@@ -190,6 +192,27 @@ def run_attached(client, *, tty: bool, stdin: bool, detach_keys: bytes = DEFAULT
                 os.close(fd)
 
 
+def run_exec(client, process: dict, *, tty: bool, stdin: bool, detach: bool = False,
+             size: tuple[int, int] | None = None, stdin_fd: int = 0, stdout_fd: int = 1, stderr_fd: int = 2) -> int:
+    """`docker exec`: runs `process` (OCI process object) in the container of
+    `client` (a MonitorClient) wired to the local terminal; its exit code.
+    `detach` (exec -d) returns 0 once it runs. A process that cannot start
+    raises client.ExecError (126/127). No detach keys: closing an exec's
+    connection would hang up on it."""
+    if detach:
+        client.exec(process, tty=False, stdin=False, detach=True).close()
+        return 0
+    if tty and size is None:
+        size = terminal_size(stdout_fd) or terminal_size(stdin_fd)
+    sess = client.exec(process, tty=tty, size=size, stdin=stdin)
+    try:
+        code = run_attached(sess, tty=tty, stdin=stdin, detach_keys=b"", stdin_fd=stdin_fd, stdout_fd=stdout_fd,
+                            stderr_fd=stderr_fd)
+    finally:
+        sess.close()
+    return 0 if code is None else code
+
+
 def _exit_code(client) -> int:
     info = client.exit_info or {}
     if info.get("error") and not info.get("started", True):
@@ -202,7 +225,9 @@ def _ended(client) -> int:
     """The monitor closed without an EXIT frame: take the code from state.json."""
     if client.exit_code is not None:
         return _exit_code(client)
-    from .client import ContainerNotRunning
+    from .client import ContainerNotRunning, ExecSession
+    if isinstance(client, ExecSession):
+        raise ContainerNotRunning("the container stopped during exec")
     from .state import read_state
     st = read_state(client.container_dir)
     if st.get("status") == "exited" and st.get("exit_code") is not None:

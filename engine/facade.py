@@ -234,13 +234,15 @@ class Engine:
         from .runtime.logs import read_logs
         return read_logs(self.container_dir(ref), **kw)
 
-    def attach(self, ref: str):
-        """A client of the container's monitor (attach, stdin, resize, exec)."""
+    def attach(self, ref: str, *, just_started: bool = False):
+        """A client of the container's monitor (attach, stdin, resize, exec).
+        just_started: the container was started waiting for this client, which
+        must get its result even if it already failed."""
         from .containers.lifecycle import is_running
         from .containers.records import find
         from .errors import Conflict
         rec = find(self.store, ref)
-        if not is_running(rec):
+        if not just_started and not is_running(rec):
             raise Conflict(f"you cannot attach to a stopped container, start it first ({rec.name})")
         from .runtime.client import MonitorClient
         return MonitorClient(rec.dir)

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -59,8 +60,10 @@ def _mounts() -> set[str]:
         return {line.split()[1] for line in f}
 
 
-def _our_processes() -> set[int]:
-    """Monitor processes: python -m engine.runtime.… (not a grep that mentions it)."""
+def _our_processes(under: str) -> set[int]:
+    """Monitor and helper processes (python -m engine.runtime.…) working on a
+    container directory under `under` (not a grep that mentions them, and not
+    another test run's)."""
     found = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -72,19 +75,43 @@ def _our_processes() -> set[int]:
             continue
         for i, arg in enumerate(argv[:-1]):
             if arg == b"-m" and argv[i + 1].startswith(b"engine.runtime"):
-                found.add(int(pid))
+                if any(a.startswith(under.encode()) for a in argv[i + 2:]):
+                    found.add(int(pid))
+    return found
+
+
+def _cgroups() -> set[str]:
+    try:
+        from engine.runtime.cgroups import leftover_cgroups
+        return set(leftover_cgroups())
+    except Exception:  # no cgroup support here: nothing to leak
+        return set()
+
+
+def _settle(probe, tries: int = 50):
+    """A monitor may still be finishing its exit: give it a moment."""
+    found = probe()
+    for _ in range(tries):
+        if not found:
+            break
+        time.sleep(0.1)
+        found = probe()
     return found
 
 
 @pytest.fixture(autouse=True)
 def no_leaks(tmp_path):
-    """Fails a test that leaves a mount under its temp dir or a monitor process."""
-    before_procs = _our_processes()
+    """Fails a test that leaves a mount under its temp dir, a monitor process
+    for one of its containers, or a container cgroup."""
+    before = _cgroups() if IS_ROOT else set()
     yield
     leaked = [m for m in _mounts() if m.startswith(str(tmp_path))]
-    procs = _our_processes() - before_procs
     assert not leaked, f"test left mounts: {leaked}"
+    procs = _settle(lambda: _our_processes(str(tmp_path)))
     assert not procs, f"test left dockyard processes: {procs}"
+    if IS_ROOT:
+        new = _settle(lambda: {c for c in _cgroups() - before if len(os.path.basename(c)) == 64})
+        assert not new, f"test left container cgroups: {sorted(new)}"
 
 
 def run_cli(*args, root: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:

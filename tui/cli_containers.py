@@ -122,7 +122,7 @@ def _start_attached(eng: Engine, cid: str, *, tty: bool, stdin: bool, keys: byte
         if autoremove:
             _quiet_remove(eng, cid)
         raise
-    client = eng.attach(cid)
+    client = eng.attach(cid, just_started=True)
     try:
         code = run_attached(client, tty=tty, stdin=stdin, detach_keys=keys)
     finally:

@@ -158,6 +158,24 @@ def _set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", int(rows), int(cols), 0, 0))
 
 
+CLAIM_TIMEOUT = 10.0
+
+
+def _container_pty(init_pid: int) -> tuple[int, int]:
+    """A pty from the container's own devpts, as runc gives exec: so that
+    ttyname() works inside (`tty` prints /dev/pts/N, not "not a tty")."""
+    import fcntl
+    import struct
+    master = os.open(f"/proc/{init_pid}/root/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(master, 0x40045431, struct.pack("i", 0))  # TIOCSPTLCK: unlock
+        slave = fcntl.ioctl(master, 0x5441, os.O_RDWR | os.O_NOCTTY)  # TIOCGPTPEER (Linux 4.13+)
+    except OSError:
+        os.close(master)
+        raise
+    return master, slave
+
+
 def _setup(cdir: str) -> dict:
     """Stage 1: everything that needs the heavy modules. Returns what stage 2
     needs (fds to inherit, the pid, options)."""
@@ -318,6 +336,7 @@ class Monitor:
         self.init_status = None
         self.exiting = False
         self.drain_deadline = None
+        self.claim_deadline = 0.0
         self.conns: dict[int, Conn] = {}
         self.execs: dict[int, Exec] = {}   # pid -> Exec
         self.helpers: set[int] = set()     # exec helpers still running
@@ -459,9 +478,10 @@ class Monitor:
             timeout = -1
             now = time.monotonic()
             if self.exiting:
-                if not self.outs or now >= self.drain_deadline:
+                unclaimed = not self.conns and now < self.claim_deadline
+                if (not self.outs or now >= self.drain_deadline) and not unclaimed:
                     break
-                timeout = max(0.0, self.drain_deadline - now)
+                timeout = max(0.0, (self.claim_deadline if unclaimed else self.drain_deadline) - now)
             for ex in self.execs.values():
                 if ex.deadline is not None:
                     t = max(0.0, ex.deadline - now)
@@ -529,6 +549,9 @@ class Monitor:
         self.exiting = True
         if self.error_r is not None:
             self._read_error(self.error_r, block=True)
+        # Failed before the client it waited for arrived (a missing command under
+        # `run`): stay a little so that client still gets the error and exit code.
+        self.claim_deadline = self._time.monotonic() + CLAIM_TIMEOUT if self.start_w is not None else 0.0
         if self.start_w is not None:
             os.close(self.start_w)
             self.start_w = None
@@ -857,7 +880,10 @@ class Monitor:
                 child.append(null)
                 stdio = (null, null, null)
             elif tty:
-                master, slave = os.openpty()
+                try:
+                    master, slave = _container_pty(self.pid)
+                except OSError:  # no devpts of its own (e.g. a custom spec): the host's will do
+                    master, slave = os.openpty()
                 ex.master = master
                 child.append(slave)
                 size = req.get("size")

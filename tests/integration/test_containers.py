@@ -171,3 +171,34 @@ def test_engine_restart_sees_container_from_cli(root):
     finally:
         eng.close()
     assert "Exited" in dy(root, "ps", "-a").stdout.decode()
+
+
+def test_late_client_still_gets_the_start_error(root):
+    """`run` starts the container waiting for its client; if the command is
+    missing, the client that attaches a moment later still gets 127 and why."""
+    from engine import Engine
+    from engine.containers.options import RunOptions
+    from engine.runtime.launcher import ContainerStartError
+    from engine.runtime.terminal import run_attached
+    eng = Engine(root)
+    try:
+        cid = eng.create_container(RunOptions(image="busybox", command=["nosuch"], autoremove=True))
+        eng.start_container(cid, wait_attach=True)
+        time.sleep(1)  # the init has failed by now; the monitor must still be there
+        client = eng.attach(cid, just_started=True)
+        r, w = os.pipe()
+        try:
+            with pytest.raises(ContainerStartError, match='exec: "nosuch": executable file not found') as e:
+                run_attached(client, tty=False, stdin=False, detach_keys=b"", stdout_fd=w, stderr_fd=w)
+            assert e.value.exit_code == 127
+        finally:
+            client.close()
+            os.close(r)
+            os.close(w)
+    finally:
+        eng.close()
+    for _ in range(100):
+        if not os.listdir(os.path.join(root, "containers")):
+            break
+        time.sleep(0.05)
+    assert os.listdir(os.path.join(root, "containers")) == []

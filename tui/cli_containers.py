@@ -263,9 +263,7 @@ def logs(eng: Engine, args) -> int:
     for stream, ts, data in eng.logs(args.container, tail=tail, since=since, follow=args.follow,
                                      timestamps=args.timestamps):
         target = err if stream == "stderr" else out
-        if args.timestamps:
-            target.write(ts.encode() + b" ")
-        target.write(data)
+        target.write(data)  # with timestamps, read_logs has put the time in front
         target.flush()
     return 0
 

@@ -1,0 +1,131 @@
+"""More of the container lifecycle: reconcile after a monitor dies, restart,
+ps flags, top, stats, logs flags, the same security probe in podman, and no
+leaks over many cycles."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from engine import Engine
+from tests.conftest import need_tool
+from tests.integration.test_containers import dy, root  # noqa: F401  (the fixture)
+
+
+def _wait_for(fn, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("condition never met")
+
+
+def test_engine_reconciles_a_container_whose_monitor_died(root):  # noqa: F811
+    cid = dy(root, "run", "-d", "busybox", "sleep", "300").stdout.decode().strip()
+    state = json.load(open(os.path.join(root, "containers", cid, "state.json")))
+    os.kill(state["monitor_pid"], signal.SIGKILL)  # the monitor dies; its container goes with it
+    _wait_for(lambda: not os.path.exists(f"/proc/{state['monitor_pid']}"))
+    eng = Engine(root)
+    try:
+        c = eng.container(cid)
+        assert c.status == "exited"
+        from engine.runtime.cgroups import leftover_cgroups
+        _wait_for(lambda: not [c for c in leftover_cgroups() if c.endswith(cid)])
+    finally:
+        eng.close()
+    assert "Exited" in dy(root, "ps", "-a").stdout.decode()
+    assert dy(root, "rm", cid).returncode == 0
+
+
+def test_restart_ps_flags_top_stats(root):  # noqa: F811
+    dy(root, "run", "-d", "--name", "web", "busybox", "sh", "-c", "echo x > /big; sleep 300")
+    dy(root, "run", "--name", "done", "busybox", "true")
+    ps = dy(root, "ps", "--format", "json").stdout.decode().splitlines()
+    assert [json.loads(l)["Names"] for l in ps] == ["web"]
+    assert dy(root, "ps", "-a", "-q", "--filter", "status=exited").stdout.decode().split() == \
+        [dy(root, "inspect", "done").stdout and json.loads(dy(root, "inspect", "done").stdout)[0]["Id"][:12]]
+    sized = dy(root, "ps", "-s").stdout.decode()
+    assert "virtual" in sized
+    top = dy(root, "top", "web").stdout.decode().splitlines()
+    assert top[0].split()[:3] == ["UID", "PID", "PPID"] and any("sleep 300" in l for l in top[1:])
+    stats = dy(root, "stats", "--no-stream", "web").stdout.decode().splitlines()
+    assert stats[0].split()[:3] == ["CONTAINER", "ID", "NAME"] and stats[1].split()[1] == "web"
+    before = json.loads(dy(root, "inspect", "web").stdout)[0]["State"]["Pid"]
+    assert dy(root, "restart", "-t", "1", "web").returncode == 0
+    after = json.loads(dy(root, "inspect", "web").stdout)[0]
+    assert after["State"]["Running"] and after["State"]["Pid"] != before and after["RestartCount"] == 1
+    dy(root, "rm", "-f", "web", "done")
+
+
+def test_logs_tail_since_timestamps(root):  # noqa: F811
+    dy(root, "run", "--name", "talk", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done")
+    assert dy(root, "logs", "--tail", "2", "talk").stdout == b"line4\nline5\n"
+    ts = dy(root, "logs", "-t", "talk").stdout.decode().splitlines()
+    assert len(ts) == 5 and ts[0].split()[0].endswith("Z") and ts[0].split()[1] == "line1"
+    assert dy(root, "logs", "--since", "1h", "talk").stdout.count(b"line") == 5
+    assert dy(root, "logs", "--since", str(time.time() + 60), "talk").stdout == b""
+    dy(root, "rm", "talk")
+
+
+PROBE = ("grep -E '^(CapEff|CapBnd|CapPrm|Seccomp|NoNewPrivs):' /proc/self/status; "
+         "mount -t tmpfs x /mnt 2>/dev/null && echo mount=ok || echo mount=refused; "
+         "echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo procsys=rw || echo procsys=ro; "
+         "cat /proc/timer_list /proc/keys 2>/dev/null | wc -c | sed 's/^/masked=/'; "
+         "ls /dev | sort | tr '\\n' ' ' | sed 's/^/dev=/'; echo; "
+         "hostname >/dev/null; id -u | sed 's/^/uid=/'; "
+         "ls /proc | grep -cE '^[0-9]+$' | sed 's/^/fewpids=/'")
+
+
+def test_same_security_probe_as_podman(root, tmp_path):  # noqa: F811
+    """The same probe in podman (with Docker's capability set) and in dockyard,
+    on the same image: the same answers."""
+    need_tool("podman")
+    from tests.integration.test_archive_interop import ULIMITS, Podman
+    mine = dy(root, "run", "--rm", "busybox", "sh", "-c", PROBE).stdout.decode()
+    eng = Engine(root)
+    try:
+        with open(tmp_path / "img.tar", "wb") as f:
+            eng.save(["busybox"], f)
+    finally:
+        eng.close()
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix="dy-pm-")  # podman refuses a runroot over 50 characters
+    try:
+        pm = Podman(base)
+        pm.podman("load", "-i", str(tmp_path / "img.tar"))
+        theirs = pm.podman("run", "--rm", *ULIMITS, "--network", "none", "--cap-add=MKNOD,NET_RAW,AUDIT_WRITE",
+                           "localhost/busybox:latest", "sh", "-c", PROBE)
+    finally:
+        shutil.rmtree(base)
+
+    def fields(out):
+        d = dict(l.split(":", 1) if ":" in l else l.split("=", 1) for l in out.splitlines() if l.strip())
+        d = {k.strip(): v.strip() for k, v in d.items()}
+        d["fewpids"] = str(int(d["fewpids"]) < 10)
+        # podman adds /dev/console only with a tty and names its own devices the same
+        d["dev"] = " ".join(sorted(set(d["dev"].split()) - {"console", "core"}))
+        return d
+    assert fields(mine) == fields(theirs)
+
+
+def test_no_leaks_over_many_cycles(root):  # noqa: F811
+    eng = Engine(root)
+    from engine.containers.options import RunOptions
+    try:
+        ids = []
+        for i in range(200):
+            cid = eng.create_container(RunOptions(image="busybox", command=["true"]))
+            eng.start_container(cid)
+            assert eng.wait_container(cid, 30) == 0
+            eng.remove_container(cid)
+            ids.append(cid)
+        assert eng.containers() == []
+        assert os.listdir(os.path.join(root, "containers")) == []
+        from engine.runtime.cgroups import leftover_cgroups
+        assert not [c for c in leftover_cgroups() if os.path.basename(c) in ids]
+    finally:
+        eng.close()

@@ -108,9 +108,27 @@ def _client_call(rec: ContainerRecord, fn):
 
 
 def wait(store: Store, ref: str, timeout: float | None = None) -> int | None:
-    """Blocks until the container exits; returns its exit code (None on timeout)."""
+    """Blocks until the container exits; returns its exit code (None on timeout).
+    The monitor tells us the moment it happens; the state file is the fallback."""
     rec = find(store, ref)
     deadline = None if timeout is None else time.monotonic() + timeout
+    if runtime_state(rec).get("status") in ("running", "paused"):
+        import socket
+        from ..runtime.client import MonitorClient
+        try:
+            client = MonitorClient(rec.dir)
+        except DockyardError:
+            client = None
+        if client is not None:
+            try:
+                client.sock.settimeout(timeout)
+                client.wait()
+            except (socket.timeout, TimeoutError):
+                return None
+            except DockyardError:
+                pass
+            finally:
+                client.close()
     while True:
         st = runtime_state(rec)
         if st.get("status") not in ("running", "paused"):
@@ -118,7 +136,7 @@ def wait(store: Store, ref: str, timeout: float | None = None) -> int | None:
             return 0 if code is None else code
         if deadline is not None and time.monotonic() >= deadline:
             return None
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def stop(store: Store, ref: str, timeout: int | None = None, sig: str | None = None) -> None:

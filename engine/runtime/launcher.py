@@ -36,7 +36,8 @@ class ContainerStartError(DockyardError):
 
 def monitor_argv(container_dir: str, ready_fd: int) -> list[str]:
     """The monitor's command line; run it with cwd=PACKAGE_ROOT."""
-    return [sys.executable, "-m", MODULE, container_dir, "--ready-fd", str(ready_fd)]
+    from .monitor_flags import FAST_FLAGS
+    return [sys.executable, *FAST_FLAGS, "-m", MODULE, container_dir, "--ready-fd", str(ready_fd)]
 
 
 def start(container_dir: str, timeout: float = 30) -> dict:

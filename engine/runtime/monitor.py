@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     for fd in _handoff_fds(handoff) + ([ready_fd] if ready_fd >= 0 else []):
         os.set_inheritable(fd, True)
     import json
-    argv2 = [sys.executable, "-m", MODULE, cdir, "--ready-fd", str(ready_fd),
+    from .monitor_flags import FAST_FLAGS
+    argv2 = [sys.executable, *FAST_FLAGS, "-m", MODULE, cdir, "--ready-fd", str(ready_fd),
              "--resume", json.dumps(handoff, separators=(",", ":"))]
     try:
         os.chdir(PACKAGE_ROOT)

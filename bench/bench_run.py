@@ -1,0 +1,122 @@
+"""Container start benchmark (issue 3): `run --rm --network none IMAGE true`
+through dockyard's CLI and through the Engine API in-process, against
+`podman run --rm --network none` (runc) and `runc run` of the same rootfs as a
+bundle; and the RSS of one idle monitor against podman's conmon.
+
+Run by hand as root: .venv/bin/python bench/bench_run.py [--runs N]"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import REPO, Bench, dockyard, measure, peer_env, podman, sh  # noqa: E402
+
+ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def engine_api_runs(root: str, runs: int) -> list[float]:
+    from engine import Engine
+    from engine.containers.options import RunOptions
+    eng = Engine(root)
+    times = []
+    try:
+        for _ in range(runs + 1):
+            t0 = time.perf_counter()
+            cid = eng.create_container(RunOptions(image="busybox", command=["true"], network="none"))
+            eng.start_container(cid)
+            eng.wait_container(cid)
+            eng.remove_container(cid)
+            times.append(time.perf_counter() - t0)
+    finally:
+        eng.close()
+    return times[1:]  # the first is the warm-up
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--work", default="/var/tmp/dy-bench-run")
+    args = ap.parse_args()
+    work = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    env = peer_env(work)
+    os.makedirs(env["TMPDIR"], exist_ok=True)
+    root = os.path.join(work, "dy")
+    pstate = os.path.join(work, "pm")
+    try:
+        sh(dockyard(root, "images"), cwd=REPO)
+        from engine import Engine
+        eng = Engine(root)
+        eng.make_starter_image()
+        lower = eng.inspect_image("busybox")["GraphDriver"]["Data"]["LowerDir"]
+        with open(os.path.join(work, "img.tar"), "wb") as f:
+            eng.save(["busybox"], f)
+        eng.close()
+        sh(podman(pstate, "load", "-i", os.path.join(work, "img.tar")), env=env)
+        bundle = os.path.join(work, "bundle")
+        os.makedirs(bundle)
+        shutil.copytree(lower, os.path.join(bundle, "rootfs"), symlinks=True)
+        sh(["runc", "spec"], cwd=bundle)
+        with open(os.path.join(bundle, "config.json")) as f:
+            spec = json.load(f)
+        spec["process"]["terminal"] = False
+        spec["process"]["args"] = ["true"]
+        spec["root"]["readonly"] = False
+        with open(os.path.join(bundle, "config.json"), "w") as f:
+            json.dump(spec, f)
+        counter = iter(range(10 ** 6))
+        benches = [
+            Bench("dockyard CLI run --rm true", dockyard(root, "run", "--rm", "--network", "none", "busybox", "true"),
+                  cwd=REPO),
+            Bench("podman run --rm true (runc)", podman(pstate, "run", "--rm", *ULIMITS, "--network", "none",
+                                                        "localhost/busybox:latest", "true"), env=env),
+            Bench("runc run (bundle)", lambda: ["runc", "run", "--bundle", bundle, f"dy-bench-{next(counter)}"]),
+        ]
+        results = measure(benches, runs=args.runs)
+        api = engine_api_runs(root, args.runs)
+
+        # Memory of one idle container's keeper: our monitor against podman's conmon.
+        cid = sh(dockyard(root, "run", "-d", "busybox", "sleep", "300"), cwd=REPO).strip()
+        with open(os.path.join(root, "containers", cid, "state.json")) as f:
+            mon_rss = rss_kb(json.load(f)["monitor_pid"])
+        sh(dockyard(root, "rm", "-f", cid), cwd=REPO)
+        pid_ = sh(podman(pstate, "run", "-d", *ULIMITS, "--network", "none", "localhost/busybox:latest",
+                         "sleep", "300"), env=env).strip()
+        conmon = subprocess.run(["pgrep", "-f", f"conmon.*{pid_}"], capture_output=True, text=True).stdout.split()
+        conmon_rss = rss_kb(int(conmon[0])) if conmon else 0
+        sh(podman(pstate, "rm", "-f", "-t", "0", pid_), env=env)
+
+        rows = [(name, r.median) for name, r in results.items() if r.samples]
+        rows.append(("dockyard Engine API (in-process)", statistics.median(api)))
+        podman_t = results["podman run --rm true (runc)"].median
+        runc_t = results["runc run (bundle)"].median
+        print(f"\n{'what':<40} {'median':>9} {'/podman':>8} {'/runc':>7}")
+        for name, t in rows:
+            print(f"{name:<40} {t * 1000:7.0f}ms {t / podman_t:8.2f} {t / runc_t:7.2f}")
+        print(f"\nidle monitor RSS: dockyard {mon_rss / 1024:.1f} MB, conmon {conmon_rss / 1024:.1f} MB")
+        return 0
+    finally:
+        for line in sh(["mount"], check=False).splitlines():
+            if work in line:
+                subprocess.run(["umount", "-l", line.split()[2]], capture_output=True)
+        subprocess.run(podman(pstate, "system", "reset", "-f"), env=env, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -105,14 +105,20 @@ def _namespaces(spec: dict) -> dict[str, str | None]:
     return out
 
 
-def _preload_seccomp(oci_seccomp):
+def _preload_seccomp(oci_seccomp, cache_dir: str | None = None):
     """The seccomp module and libseccomp, loaded now: after pivot_root the
-    host's python modules and libraries are out of reach."""
+    host's python modules and libraries are out of reach. With a cache dir the
+    filter is compiled here (or read from the cache) and the child loads it with
+    one prctl."""
     if oci_seccomp is None:
         return None
     try:
         from . import seccomp
         seccomp.validate(oci_seccomp)
+        if cache_dir and not oci_seccomp.get("flags"):
+            prog = seccomp.cached_bpf(oci_seccomp, cache_dir)
+            import ctypes  # noqa: F401  (loaded before pivot_root)
+            return lambda _oci: seccomp.load_bpf(prog)
         if hasattr(seccomp, "_lib"):
             seccomp._lib()  # it loads libseccomp.so.2 lazily, on first use
     except DockyardError:
@@ -120,6 +126,14 @@ def _preload_seccomp(oci_seccomp):
     except Exception as e:  # ImportError, OSError…
         raise DockyardError(f"seccomp is not available: {e}") from None
     return seccomp.load
+
+
+def _cache_dir(bundle: str) -> str | None:
+    """ROOT/cache/seccomp for a bundle at ROOT/containers/<id>."""
+    parent = os.path.dirname(bundle)
+    if os.path.basename(parent) != "containers":
+        return None
+    return os.path.join(os.path.dirname(parent), "cache", "seccomp")
 
 
 def _pipes() -> tuple[int, int]:
@@ -184,7 +198,7 @@ def spawn_container(bundle: str, spec: dict, stdio: tuple[int, int, int], *, tty
     bundle = os.path.abspath(bundle)
     linux = spec.get("linux") or {}
     nss = _namespaces(spec)
-    load_seccomp = _preload_seccomp(linux.get("seccomp"))
+    load_seccomp = _preload_seccomp(linux.get("seccomp"), _cache_dir(bundle))
     joined: dict[str, int] = {}
     own_pid_ns = new_pid_ns = None
     try:

@@ -107,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         _fail_state(msg, code if isinstance(code, int) else 125)
         _answer(ready_fd, {"ok": False, "message": msg, "exit_code": code})
         os._exit(1)
+    if handoff.get("running"):
+        # Clients may connect as soon as the launcher hears from us: the socket first.
+        handoff["lsock"] = _listen()
+        from .state import rfc3339_nano, write_state
+        write_state(".", {"status": "running", "pid": handoff["pid"], "monitor_pid": os.getpid(),
+                          "started_at": rfc3339_nano(handoff["started_ns"]), "finished_at": None,
+                          "exit_code": None, "oom_killed": False, "error": None})
+        ready_fd = _answer(ready_fd, {"ok": True, "pid": handoff["pid"], "monitor_pid": os.getpid()})
     # Stage 2: the same process, re-executed lean (from the directory that
     # holds `engine`, for -m; Monitor.run goes back). On failure, run here.
     cdir = os.getcwd()
@@ -149,7 +157,8 @@ def _unlink(path: str) -> None:
 
 
 def _handoff_fds(h: dict) -> list[int]:
-    return [h[k] for k in ("master", "stdin_w", "stdout_r", "stderr_r", "error_r", "start_w") if h.get(k) is not None]
+    return [h[k] for k in ("master", "stdin_w", "stdout_r", "stderr_r", "error_r", "start_w", "lsock")
+            if h.get(k) is not None]
 
 
 def _set_winsize(fd: int, rows: int, cols: int) -> None:
@@ -248,19 +257,54 @@ def _setup(cdir: str) -> dict:
         os.close(fd)
     started_ns = None
     start_w = sp.start_w
+    error_r = sp.error_r
+    running = False
     if not mon.get("wait_attach"):
         import time
         started_ns = time.time_ns()
         _release(start_w)
         start_w = None
+        # The execve follows the start byte at once: learn how it went here, so
+        # the launcher hears "running" without waiting for stage 2 to start.
+        error_r, running = _exec_outcome(error_r)
     for k in ("master", "stdin_w"):
         if k in keep:
             os.set_blocking(keep[k], False)
-    return {"pid": sp.pid, "tty": tty, "open_stdin": open_stdin, "cgroup": cg_path, "error_r": sp.error_r,
+    return {"pid": sp.pid, "tty": tty, "open_stdin": open_stdin, "cgroup": cg_path, "error_r": error_r,
+            "running": running,
             "start_w": start_w, "started_ns": started_ns, "id": mon.get("id") or os.path.basename(os.getcwd()),
             "name": mon.get("name"), "autoremove": bool(mon.get("autoremove")),
             "log_max_size": int(mon.get("log_max_size") or 0), "log_max_files": int(mon.get("log_max_files") or 1),
             **keep}
+
+
+def _listen() -> int:
+    """The attach socket, bound and listening; its fd (kept across stage 2's exec)."""
+    import _socket
+    _unlink(SOCKET_NAME)
+    ls = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    ls.bind(SOCKET_NAME)
+    os.chmod(SOCKET_NAME, 0o600)
+    ls.listen(64)
+    return ls.detach()
+
+
+def _exec_outcome(error_r: int) -> tuple[int | None, bool]:
+    """Reads the init's error pipe to its end. (None, True): execve worked.
+    Otherwise a pipe holding the error for stage 2 to report as before."""
+    data = b""
+    while True:
+        chunk = os.read(error_r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(error_r)
+    if not data:
+        return None, True
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    return r, False
 
 
 def _release(start_w: int) -> None:
@@ -453,12 +497,10 @@ class Monitor:
         _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         self._on_read(wake_r, self._on_signal)
         self.log = LogWriter(LOG_FILE, self.h.get("log_max_size") or 0, self.h.get("log_max_files") or 1)
-        # The socket, before anyone hears we are ready.
-        _unlink(SOCKET_NAME)
-        ls = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
-        ls.bind(SOCKET_NAME)
-        os.chmod(SOCKET_NAME, 0o600)
-        ls.listen(64)
+        # The socket, before anyone hears we are ready (stage 1 may have made it).
+        lfd = self.h.get("lsock")
+        ls = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, lfd if lfd is not None else _listen())
+        ls.setblocking(False)
         self.lsock = ls
         self._on_read(ls.fileno(), self._accept)
         for k, t in (("master", 4), ("stdout_r", 4), ("stderr_r", 5)):

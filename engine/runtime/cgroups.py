@@ -20,7 +20,6 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass, field
 
 from engine.errors import DockyardError, InvalidArgument
 
@@ -43,16 +42,25 @@ _MOUNTINFO = "/proc/self/mountinfo"
 # Layout: what this host has
 
 
-@dataclass
 class Layout:
     """Where each controller lives. `v1` maps a controller name to the mount point of its
     v1 hierarchy (co-mounted controllers such as cpu,cpuacct share one); `v2` is the mount
     point of the cgroup2 hierarchy (None without one) and `v2_controllers` the controllers
     it can hand out (its root's cgroup.controllers: on a hybrid host, only those not bound
-    to a v1 hierarchy)."""
-    v1: dict[str, str] = field(default_factory=dict)
-    v2: str | None = None
-    v2_controllers: frozenset[str] = frozenset()
+    to a v1 hierarchy). A plain class: the monitor imports this at every start."""
+
+    def __init__(self, v1: dict[str, str] | None = None, v2: str | None = None,
+                 v2_controllers: frozenset[str] = frozenset()):
+        self.v1 = dict(v1 or {})
+        self.v2 = v2
+        self.v2_controllers = frozenset(v2_controllers)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Layout) and (self.v1, self.v2, self.v2_controllers) == \
+            (other.v1, other.v2, other.v2_controllers)
+
+    def __repr__(self) -> str:
+        return f"Layout(v1={self.v1!r}, v2={self.v2!r}, v2_controllers={set(self.v2_controllers)!r})"
 
     @property
     def mode(self) -> str:

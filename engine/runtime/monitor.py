@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     cdir = os.getcwd()
     for fd in _handoff_fds(handoff) + ([ready_fd] if ready_fd >= 0 else []):
         os.set_inheritable(fd, True)
-    import json
     from .monitor_flags import FAST_FLAGS
+    from .protocol import dumps
     argv2 = [sys.executable, *FAST_FLAGS, "-m", MODULE, cdir, "--ready-fd", str(ready_fd),
-             "--resume", json.dumps(handoff, separators=(",", ":"))]
+             "--resume", dumps(handoff)]
     try:
         os.chdir(PACKAGE_ROOT)
         os.execv(sys.executable, argv2)
@@ -189,7 +189,7 @@ def _container_pty(init_pid: int) -> tuple[int, int]:
 def _setup(cdir: str) -> dict:
     """Stage 1: everything that needs the heavy modules. Returns what stage 2
     needs (fds to inherit, the pid, options)."""
-    import json
+    from .protocol import loads
     # Exec'd processes are spawned by short-lived helpers and re-parented to
     # us (kept across the execve into stage 2).
     from .syscalls import prctl
@@ -198,10 +198,10 @@ def _setup(cdir: str) -> dict:
         f.write(f"{os.getpid()}\n")
     os.rename(PID_FILE + ".tmp", PID_FILE)
     with open("config.json", "rb") as f:
-        spec = json.load(f)
+        spec = loads(f.read())
     try:
         with open("monitor.json", "rb") as f:
-            mon = json.load(f)
+            mon = loads(f.read())
     except FileNotFoundError:
         mon = {}
     tty = bool((spec.get("process") or {}).get("terminal"))

@@ -502,9 +502,8 @@ def compile_bpf(oci_seccomp: dict) -> bytes:
 
 def cached_bpf(oci_seccomp: dict, cache_dir: str) -> bytes:
     import hashlib
-    import json
-    key = hashlib.sha256(json.dumps([oci_seccomp, host_arch(), os.uname().release],
-                                    sort_keys=True).encode()).hexdigest()
+    # repr of the profile as loaded from config.json: the same file, the same key.
+    key = hashlib.sha256(repr([oci_seccomp, host_arch(), os.uname().release]).encode()).hexdigest()
     path = os.path.join(cache_dir, key + ".bpf")
     try:
         with open(path, "rb") as f:

@@ -403,6 +403,7 @@ def main(argv=None) -> int:
         print(f"machine: {payload['machine']['cores']} cores, {payload['machine']['cpu']}, "
               f"{payload['machine']['mem_mb']} MB; warm cache; podman storage driver {args.driver}")
     finally:
+        common.cleanup_runroots()
         if not args.keep:
             common.remove_tree(run.work)
     return 0

@@ -12,6 +12,7 @@ end: see EXT4_RECENTCY_S.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -81,6 +82,8 @@ class Result:
         return max(s.maxrss_kb for s in self.samples)
 
     def as_dict(self) -> dict:
+        if not self.samples:
+            return {"name": self.name, "cmd": self.cmd, "runs": [], **self.extra}
         return {"name": self.name, "cmd": self.cmd,
                 "median_s": round(self.median, 4), "min_s": round(self.min, 4),
                 "cpu_median_s": round(self.cpu_median, 4), "peak_rss_kb": self.maxrss_kb,
@@ -251,8 +254,32 @@ def dockyard(root: str, *args: str) -> list[str]:
     return [VENV_PY, "-m", "tui.cli", "--root", root, *args]
 
 
+_runroot_base: str | None = None
+
+
+def runroot_base() -> str:
+    """A short directory for podman's runroots (podman refuses a runroot path
+    longer than 50 characters); remove it with cleanup_runroots()."""
+    global _runroot_base
+    if _runroot_base is None:
+        _runroot_base = tempfile.mkdtemp(prefix="dyb-", dir="/run" if os.access("/run", os.W_OK) else None)
+    return _runroot_base
+
+
+def cleanup_runroots() -> None:
+    global _runroot_base
+    if _runroot_base:
+        unmount_under(_runroot_base)
+        shutil.rmtree(_runroot_base, ignore_errors=True)
+        _runroot_base = None
+
+
 def podman_state(state: str) -> dict:
-    return {"root": os.path.join(state, "root"), "runroot": os.path.join(state, "runroot"),
+    """podman's dirs for a state dir: root and libpod tmpdir in it, the
+    runroot (small: locks, mount state) under runroot_base()."""
+    return {"root": os.path.join(state, "root"),
+            "runroot": os.path.join(runroot_base(), os.path.basename(state.rstrip("/"))[:20] + "-"
+                                    + hashlib.sha1(os.path.abspath(state).encode()).hexdigest()[:6]),
             "tmpdir": os.path.join(state, "libpod-tmp")}
 
 

@@ -268,6 +268,20 @@ class Engine:
         from .containers.stats import top
         return top(self.store, find(self.store, ref))
 
+    def copy_from_container(self, ref: str, src_path: str, dest, *, follow: bool = False,
+                            archive: bool = False) -> None:
+        """docker cp CONTAINER:SRC_PATH DEST: `dest` is a host path, or a writable
+        binary stream that gets a tar of SRC_PATH (DEST "-"). Running or stopped."""
+        from .containers.copy import copy_out
+        copy_out(self.store, ref, src_path, dest, follow=follow, archive=archive)
+
+    def copy_to_container(self, ref: str, src, dest_path: str, *, follow: bool = False,
+                          archive: bool = False) -> None:
+        """docker cp SRC_PATH CONTAINER:DEST_PATH: `src` is a host path, or a readable
+        binary stream of a tar to extract into the directory DEST_PATH (SRC "-")."""
+        from .containers.copy import copy_in
+        copy_in(self.store, ref, src, dest_path, follow=follow, archive=archive)
+
     def volume_create(self, name: str | None = None) -> str:
         from .containers.volumes import create
         return create(self.store, name)
@@ -279,6 +293,55 @@ class Engine:
     def volume_remove(self, name: str, force: bool = False) -> None:
         from .containers.volumes import remove
         remove(self.store, name, force)
+
+    # -- commit, diff, export, layer trees -------------------------------------
+    def commit(self, ref: str, repo_tag: str | None = None, *, message: str | None = None,
+               author: str | None = None, changes: list[str] | tuple = (), pause: bool = True) -> str:
+        """docker commit: the container's writable layer as one new layer of a
+        new image (tagged repo_tag if given). Returns the image id."""
+        from .containers.commit import commit
+        return commit(self.store, ref, repo_tag, message=message, author=author, changes=changes, pause=pause)
+
+    def export_container(self, ref: str, out: BinaryIO) -> int:
+        """docker export: the container's merged root as one flat tar; returns the entry count."""
+        from .containers.export import export
+        from .containers.records import find
+        return export(self.store, find(self.store, ref), out)
+
+    def container_diff(self, ref: str) -> list[tuple[str, str]]:
+        """docker diff: [("A"|"C"|"D", "/path")], live from the writable layer."""
+        from .containers.diff import docker_changes
+        from .containers.records import find
+        return docker_changes(self.store, find(self.store, ref))
+
+    def container_changes(self, ref: str):
+        """The writable layer in the layer model: [Change(kind A|M|R, path, type,
+        size, mode, uid, gid, linkname)], live."""
+        tree = self.container_tree(ref)
+        return tree.layers[-1].changes
+
+    def container_tree(self, ref: str):
+        """The layer model of the container's image with its writable layer on top (live)."""
+        from .containers.diff import container_tree
+        from .containers.records import find
+        return container_tree(self.store, find(self.store, ref))
+
+    def layer_tree(self, image_ref: str):
+        """The layer model of an image (engine.images.layertree.LayerTree): layers
+        bottom-up with created_by, size and digest, each layer's A/M/R changes,
+        the merged tree, dive's wasted bytes and efficiency. From the per-layer
+        file indexes, so it comes back at once even for large images."""
+        from .images.catalog import resolve
+        from .images.layertree import image_tree
+        img = resolve(self.store, image_ref)
+        cache = self.__dict__.setdefault("_layer_trees", {})
+        tree = cache.get(img.id)
+        if tree is None:
+            tree = image_tree(self.store, img)
+            if len(cache) >= 4:  # images are immutable: a small cache for the TUI's pane
+                cache.pop(next(iter(cache)))
+            cache[img.id] = tree
+        return tree
 
     def check(self, repair: bool = False):
         from .images.check import check

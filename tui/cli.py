@@ -5,7 +5,9 @@ import argparse
 import os
 import sys
 
+from . import cli_commit as cc
 from . import cli_containers as ct
+from . import cli_cp
 from . import cli_images as im
 
 
@@ -143,6 +145,7 @@ def _container_parsers(sub, prefix: bool) -> None:
     p.add_argument("cmd")
     p.add_argument("args", nargs="...")
     p.set_defaults(func=ct.exec_)
+    cli_cp.add_parser(sub)
     p = sub.add_parser("top", help="show a container's processes")
     p.add_argument("container")
     p.set_defaults(func=ct.top)
@@ -167,11 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     _image_parsers(sub, prefix=False)
     img = sub.add_parser("image", help="manage images")
-    _image_parsers(img.add_subparsers(dest="subcommand", metavar="COMMAND", required=True), prefix=True)
+    img_sub = img.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    _image_parsers(img_sub, prefix=True)
+    cc.add_image_parsers(img_sub)
 
     _container_parsers(sub, prefix=False)
+    cc.add_container_parsers(sub)
     cont = sub.add_parser("container", help="manage containers")
-    _container_parsers(cont.add_subparsers(dest="subcommand", metavar="COMMAND", required=True), prefix=True)
+    cont_sub = cont.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    _container_parsers(cont_sub, prefix=True)
+    cc.add_container_parsers(cont_sub)
 
     vol = sub.add_parser("volume", help="manage named volumes")
     vs = vol.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)

@@ -13,7 +13,7 @@ from ..errors import CorruptArchive, DigestMismatch
 from ..layers import apply_layer, chain_ids, compression
 from ..store import Store
 from ..store.blobs import CHUNK
-from . import manifest as mf
+from . import fileindex, manifest as mf
 
 
 @dataclass
@@ -27,6 +27,7 @@ class LayerRecord:
     blob_digest: str
     blob_media_type: str
     blob_size: int
+    index: bytes | None = None   # the encoded file index (fileindex.py), recorded by add_image
 
 
 class _Tee(io.RawIOBase):
@@ -104,7 +105,7 @@ def ingest_layer(store: Store, open_blob: Callable[[], BinaryIO], *, parent: str
         store.layers.commit(staged, chain)
         staged = None
         return LayerRecord(chain, result.diff_id, parent, result.diff_size, result.size, result.files,
-                           blob_digest, media_type, blob_size)
+                           blob_digest, media_type, blob_size, fileindex.encode(result.entries))
     finally:
         if staged:
             from ..store.fsutil import remove_tree
@@ -155,6 +156,8 @@ def add_image(store: Store, config: bytes, layers: list[LayerRecord], tags: list
                       "VALUES (?,?,?,?,?,?,?)", (l.chain_id, l.diff_id, l.parent, l.diff_size, l.size, l.files, now))
             c.execute("INSERT OR IGNORE INTO layer_blobs(diff_id, digest, media_type, size) VALUES (?,?,?,?)",
                       (l.diff_id, l.blob_digest, l.blob_media_type, l.blob_size))
+            if l.index is not None:
+                fileindex.record(c, l.diff_id, l.index, l.files)
         size = sum(l.size for l in layers)
         top = layers[-1].chain_id if layers else None
         c.execute("INSERT INTO images(id, manifest_digest, top_layer, size, created, added) VALUES (?,?,?,?,?,?) "

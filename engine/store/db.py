@@ -63,6 +63,36 @@ CREATE TABLE events(
 );
 """
 
+# Added after roots were first made: run on every open, so it is idempotent.
+EXTRA_SCHEMA = """
+-- per-layer file index (engine/images/fileindex.py): keyed by diff id, since a
+-- layer's files depend only on its tar; dropped with the last layer row using it
+CREATE TABLE IF NOT EXISTS layer_files(
+    diff_id  TEXT PRIMARY KEY,
+    format   INTEGER NOT NULL,
+    entries  INTEGER NOT NULL,
+    data     BLOB NOT NULL           -- zstd-compressed columns
+);
+CREATE TRIGGER IF NOT EXISTS layer_files_gc AFTER DELETE ON layers
+WHEN NOT EXISTS (SELECT 1 FROM layers WHERE diff_id = OLD.diff_id)
+BEGIN
+    DELETE FROM layer_files WHERE diff_id = OLD.diff_id;
+END;
+"""
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements; a trigger's body keeps its own semicolons."""
+    out, cur = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        cur += line
+        if sqlite3.complete_statement(cur):
+            out.append(cur.strip())
+            cur = ""
+    return out
+
 
 class Database:
     def __init__(self, path: str):
@@ -97,6 +127,8 @@ class Database:
             elif version > SCHEMA_VERSION:
                 from ..errors import StoreError
                 raise StoreError(f"{self.path} was written by a newer dockyard (schema {version}); upgrade dockyard")
+            for stmt in _statements(EXTRA_SCHEMA):
+                c.execute(stmt)
 
     @contextmanager
     def tx(self):

@@ -111,7 +111,8 @@ def no_leaks(tmp_path):
     assert not procs, f"test left dockyard processes: {procs}"
     if IS_ROOT:
         new = _settle(lambda: {c for c in _cgroups() - before if len(os.path.basename(c)) == 64})
-        assert not new, f"test left container cgroups: {sorted(new)}"
+        ids = sorted({os.path.basename(c) for c in new})
+        assert not new, f"test left the cgroups of {len(ids)} containers: {', '.join(i[:12] for i in ids[:5])}…"
 
 
 def run_cli(*args, root: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:

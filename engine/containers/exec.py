@@ -34,7 +34,7 @@ def exec_process(store: Store, rec: ContainerRecord, args: list[str], *, env: li
         lowers = spec["annotations"][specmod.ANN_LOWER].split(":")
         u = resolve_user([os.path.join(rec.dir, "upper")] + lowers, user)
     if privileged:
-        caps = {k: list(specmod.ALL_CAPS) for k in ("bounding", "effective", "permitted")}
+        caps = {k: specmod.host_capabilities() for k in ("bounding", "effective", "permitted")}
         caps.update(inheritable=[], ambient=[])
     if u.get("uid", 0) != 0:
         caps = dict(caps, effective=[], permitted=[])

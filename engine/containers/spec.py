@@ -123,9 +123,21 @@ def environment(image_cfg: dict, opts: RunOptions, hostname: str) -> list[str]:
     return [f"{k}={v}" for k, v in env.items()]
 
 
+def host_capabilities() -> list[str]:
+    """The capabilities this process may hand on (its bounding set): --privileged
+    gets all of these, as docker gives all the daemon has."""
+    from ..runtime.caps import CAPS
+    try:
+        with open("/proc/self/status") as f:
+            bnd = next(int(l.split()[1], 16) for l in f if l.startswith("CapBnd:"))
+    except (OSError, StopIteration, ValueError):
+        return list(ALL_CAPS)
+    return [c for c in ALL_CAPS if bnd & (1 << CAPS[c])]
+
+
 def capabilities(opts: RunOptions) -> list[str]:
     if opts.privileged:
-        return list(ALL_CAPS)
+        return host_capabilities()
 
     def norm(c: str) -> str:
         c = c.upper()
@@ -141,7 +153,7 @@ def capabilities(opts: RunOptions) -> list[str]:
         caps = []
     caps = [c for c in caps if c not in drops]
     if "ALL" in adds:
-        caps = list(ALL_CAPS)
+        caps = host_capabilities()
     for c in adds:
         if c != "ALL" and c not in caps:
             caps.append(c)

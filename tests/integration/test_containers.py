@@ -114,7 +114,7 @@ def test_volumes_binds_read_only_tmpfs(root, tmp_path):
 def test_isolation_matches_docker_defaults(root):
     probe = ("cat /proc/self/status | grep -E '^(CapEff|CapBnd|CapPrm|CapInh|CapAmb|Seccomp|NoNewPrivs):'; "
              "echo pids: $(ls /proc | grep -E '^[0-9]+$' | wc -l); "
-             "mount -t tmpfs x /mnt 2>/dev/null && echo mount-ok || echo mount-refused; "
+             "mount -t tmpfs x /tmp 2>/dev/null && echo mount-ok || echo mount-refused; "
              "echo masked: $(cat /proc/timer_list /proc/keys 2>/dev/null | wc -c); "
              "echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo sys-rw || echo sys-ro; "
              "ls /dev | tr '\\n' ' '")

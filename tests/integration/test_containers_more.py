@@ -71,7 +71,7 @@ def test_logs_tail_since_timestamps(root):  # noqa: F811
 
 
 PROBE = ("grep -E '^(CapEff|CapBnd|CapPrm|Seccomp|NoNewPrivs):' /proc/self/status; "
-         "mount -t tmpfs x /mnt 2>/dev/null && echo mount=ok || echo mount=refused; "
+         "mount -t tmpfs x /tmp 2>/dev/null && echo mount=ok || echo mount=refused; "
          "echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo procsys=rw || echo procsys=ro; "
          "cat /proc/timer_list /proc/keys 2>/dev/null | wc -c | sed 's/^/masked=/'; "
          "ls /dev | sort | tr '\\n' ' ' | sed 's/^/dev=/'; echo; "

@@ -1,0 +1,81 @@
+"""Security flags through the CLI: --cap-add/--cap-drop, --security-opt
+seccomp=unconfined|FILE and no-new-privileges, --privileged, --network host;
+and two CLIs creating containers at once."""
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+from tests.integration.test_containers import DOCKER_CAPS, dy, root  # noqa: F401
+
+STATUS = "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status"
+
+
+def _status(out: bytes) -> dict:
+    return {k.strip(): v.strip() for k, v in (l.split(":", 1) for l in out.decode().splitlines() if ":" in l)}
+
+
+def test_cap_add_and_drop(root):  # noqa: F811
+    s = _status(dy(root, "run", "--rm", "--cap-drop", "NET_RAW", "--cap-drop", "chown", "busybox",
+                   "sh", "-c", STATUS).stdout)
+    dropped = int(DOCKER_CAPS, 16) & ~(1 << 13) & ~(1 << 0)
+    assert int(s["CapEff"], 16) == dropped
+    s = _status(dy(root, "run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", STATUS).stdout)
+    assert int(s["CapEff"], 16) == int(DOCKER_CAPS, 16) | (1 << 21)
+    p = dy(root, "run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", "mkdir -p /m && mount -t tmpfs x /m && echo mounted")
+    assert p.stdout == b"mounted\n", p.stderr
+    p = dy(root, "run", "--rm", "--cap-add", "NOPE", "busybox", "true")
+    assert p.returncode == 125 and b"unknown capability" in p.stderr
+
+
+def test_seccomp_options_and_no_new_privileges(root, tmp_path):  # noqa: F811
+    s = _status(dy(root, "run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "sh", "-c", STATUS).stdout)
+    assert s["Seccomp"] == "0"
+    s = _status(dy(root, "run", "--rm", "--security-opt", "no-new-privileges", "busybox", "sh", "-c", STATUS).stdout)
+    assert s["NoNewPrivs"] == "1" and s["Seccomp"] == "2"
+    # A profile of one's own: everything allowed but mkdir.
+    prof = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    (tmp_path / "p.json").write_text(json.dumps(prof))
+    p = dy(root, "run", "--rm", "--security-opt", f"seccomp={tmp_path / 'p.json'}", "busybox", "sh", "-c",
+           "mkdir /x 2>&1; echo done")
+    assert b"Operation not permitted" in p.stdout and b"done" in p.stdout
+    p = dy(root, "run", "--rm", "--security-opt", f"seccomp={tmp_path / 'missing.json'}", "busybox", "true")
+    assert p.returncode == 125 and b"seccomp profile" in p.stderr
+
+
+def test_privileged_lifts_the_defaults(root):  # noqa: F811
+    out = dy(root, "run", "--rm", "--privileged", "busybox", "sh", "-c",
+             STATUS + "; mkdir -p /m && mount -t tmpfs x /m && echo mounted").stdout
+    s = _status(out)
+    assert s["Seccomp"] == "0" and int(s["CapEff"], 16) > int(DOCKER_CAPS, 16)
+    assert b"mounted" in out
+
+
+def test_network_none_and_host(root):  # noqa: F811
+    none = dy(root, "run", "--rm", "busybox", "sh", "-c", "ls /sys/class/net").stdout.split()
+    assert none == [b"lo"]
+    host = dy(root, "run", "--rm", "--network", "host", "busybox", "sh", "-c", "ls /sys/class/net").stdout.split()
+    assert sorted(host) == sorted(n.encode() for n in os.listdir("/sys/class/net"))
+    p = dy(root, "run", "--rm", "--network", "bridge", "busybox", "true")
+    assert p.returncode == 125 and b"not available yet" in p.stderr
+
+
+def test_two_clis_at_once(root):  # noqa: F811
+    env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--name", f"par{i}", "busybox", "true"],
+                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(6)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    names = dy(root, "ps", "-a", "--format", "json").stdout.decode().splitlines()
+    assert sorted(json.loads(l)["Names"] for l in names) == [f"par{i}" for i in range(6)]
+    from engine import Engine
+    eng = Engine(root)
+    try:
+        assert eng.check().ok
+    finally:
+        eng.close()
+    for i in range(6):
+        dy(root, "rm", f"par{i}")

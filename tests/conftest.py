@@ -88,6 +88,26 @@ def _cgroups() -> set[str]:
         return set()
 
 
+def _containers_made_under(path: str) -> set[str]:
+    """Ids of every container created in a store under `path` (the events
+    table keeps them after the container is gone): only their cgroups are
+    this test's business, whatever else runs on the machine."""
+    import sqlite3
+    ids = set()
+    for dirpath, dirs, files in os.walk(path):
+        if dirpath.count(os.sep) - path.count(os.sep) >= 3:
+            dirs[:] = []
+        if "db.sqlite3" in files:
+            try:
+                db = sqlite3.connect(f"file:{os.path.join(dirpath, 'db.sqlite3')}?mode=ro", uri=True)
+                ids |= {r[0] for r in db.execute("SELECT id FROM events WHERE type = 'container' AND action = 'create'")}
+                db.close()
+            except sqlite3.Error:
+                pass
+        dirs[:] = [d for d in dirs if d not in ("layers", "blobs", "containers", "tmp", "volumes")]
+    return ids
+
+
 def _settle(probe, tries: int = 50):
     """A monitor may still be finishing its exit: give it a moment."""
     found = probe()
@@ -103,16 +123,17 @@ def _settle(probe, tries: int = 50):
 def no_leaks(tmp_path):
     """Fails a test that leaves a mount under its temp dir, a monitor process
     for one of its containers, or a container cgroup."""
-    before = _cgroups() if IS_ROOT else set()
     yield
     leaked = [m for m in _mounts() if m.startswith(str(tmp_path))]
     assert not leaked, f"test left mounts: {leaked}"
     procs = _settle(lambda: _our_processes(str(tmp_path)))
     assert not procs, f"test left dockyard processes: {procs}"
     if IS_ROOT:
-        new = _settle(lambda: {c for c in _cgroups() - before if len(os.path.basename(c)) == 64})
-        ids = sorted({os.path.basename(c) for c in new})
-        assert not new, f"test left the cgroups of {len(ids)} containers: {', '.join(i[:12] for i in ids[:5])}…"
+        ours = _containers_made_under(str(tmp_path))
+        if ours:
+            new = _settle(lambda: {c for c in _cgroups() if os.path.basename(c) in ours})
+            ids = sorted({os.path.basename(c) for c in new})
+            assert not new, f"test left the cgroups of {len(ids)} containers: {', '.join(i[:12] for i in ids[:5])}"
 
 
 def run_cli(*args, root: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:

@@ -30,7 +30,7 @@ import tarfile
 from ..errors import CorruptArchive, DockyardError, NotFound, UnsafeArchive
 from ..layers.apply import _Unpacker
 from ..layers.digest import CHUNK
-from ..layers.pack import _O_READ, _children, _Counter, _header, _set_type, _xattrs
+from ..layers.pack import _children, _Counter, _header, _xattrs, add_entry
 from ..layers.scope import MAX_HOPS, Scope, clean_name
 
 HELPER_MODULE = "engine.runtime.cpshell"
@@ -216,20 +216,7 @@ def write_tar(host: str, name: str, out, *, skip_devs=frozenset()) -> int:
             continue
         info = _header(rel, st)
         info.pax_headers, _ = _xattrs(path)
-        if not stat.S_ISDIR(mode) and st.st_nlink > 1:
-            first = seen.setdefault((st.st_dev, st.st_ino), rel)
-            if first != rel:
-                info.type, info.linkname = tarfile.LNKTYPE, first
-                tf.addfile(info)
-                count += 1
-                continue
-        if stat.S_ISREG(mode):
-            info.size = st.st_size
-            with os.fdopen(os.open(path, _O_READ), "rb", buffering=0) as f:
-                tf.addfile(info, f)
-        else:
-            _set_type(info, path, st)
-            tf.addfile(info)
+        add_entry(tf, info, path, st, seen)
         count += 1
         if stat.S_ISDIR(mode) and (top or st.st_dev not in skip_devs):
             stack.extend(_children(path, ("./" if rel == "." else rel + "/")))

@@ -111,20 +111,7 @@ def tar_directory(root: str, out_fileobj, *, whiteouts: str = "keep") -> int:
         # Hardlink headers carry the xattrs too, as docker's do: unpackers that
         # chown the link would otherwise drop security.capability.
         info.pax_headers, opaque = _xattrs(host)
-        if not stat.S_ISDIR(mode) and st.st_nlink > 1:
-            first = seen.setdefault((st.st_dev, st.st_ino), rel)
-            if first != rel:
-                info.type, info.linkname = tarfile.LNKTYPE, first
-                tf.addfile(info)
-                count += 1
-                continue
-        if stat.S_ISREG(mode):
-            info.size = st.st_size
-            with os.fdopen(os.open(host, _O_READ), "rb", buffering=0) as f:
-                tf.addfile(info, f)
-        else:
-            _set_type(info, host, st)
-            tf.addfile(info)
+        add_entry(tf, info, host, st, seen)
         count += 1
         if stat.S_ISDIR(mode):
             if whiteouts == "oci" and opaque:
@@ -135,6 +122,27 @@ def tar_directory(root: str, out_fileobj, *, whiteouts: str = "keep") -> int:
             stack.extend(_children(host, rel + "/"))
     tf.close()  # writes the end-of-archive blocks; leaves out_fileobj open
     return count
+
+
+def add_entry(tf: tarfile.TarFile, info: tarfile.TarInfo, host: str, st: os.stat_result,
+              seen: dict[tuple[int, int], str]) -> None:
+    """Write one entry whose header (name, owner, mode, xattrs) is filled in:
+    a second name of an inode already written becomes a hardlink to the first;
+    a regular file's bytes are read without following a symlink."""
+    mode = st.st_mode
+    if not stat.S_ISDIR(mode) and st.st_nlink > 1:
+        first = seen.setdefault((st.st_dev, st.st_ino), info.name)
+        if first != info.name:
+            info.type, info.linkname = tarfile.LNKTYPE, first
+            tf.addfile(info)
+            return
+    if stat.S_ISREG(mode):
+        info.size = st.st_size
+        with os.fdopen(os.open(host, _O_READ), "rb", buffering=0) as f:
+            tf.addfile(info, f)
+    else:
+        _set_type(info, host, st)
+        tf.addfile(info)
 
 
 def _children(host: str, prefix: str) -> list[tuple[str, str]]:

@@ -15,11 +15,10 @@ from ..images.catalog import get as get_image
 from ..images.inspect import layer_chain
 from ..layers.apply import OVERLAY_OPAQUE_XATTR
 from ..layers.digest import CHUNK
-from ..layers.pack import _Counter, _header, _set_type, _xattrs
+from ..layers.pack import _Counter, _header, _xattrs, add_entry
 from ..store import Store
 from .records import ContainerRecord
 
-_O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def sources(store: Store, rec: ContainerRecord) -> list[str]:
@@ -41,21 +40,8 @@ def export(store: Store, rec: ContainerRecord, out) -> int:
         mode = st.st_mode
         info = _header(rel, st)
         info.pax_headers, _ = _xattrs(host)
-        if not stat.S_ISDIR(mode) and st.st_nlink > 1:
-            first = seen.setdefault((st.st_dev, st.st_ino), rel)
-            if first != rel:
-                info.type, info.linkname = tarfile.LNKTYPE, first
-                tf.addfile(info)
-                count += 1
-                continue
         try:
-            if stat.S_ISREG(mode):
-                info.size = st.st_size
-                with os.fdopen(os.open(host, _O_READ), "rb", buffering=0) as f:
-                    tf.addfile(info, _Exact(f, st.st_size))
-            else:
-                _set_type(info, host, st)
-                tf.addfile(info)
+            add_entry(tf, info, host, st, seen)
         except FileNotFoundError:  # a running container removed it meanwhile
             continue
         count += 1
@@ -116,24 +102,3 @@ def _opaque(host: str) -> bool:
         return False
 
 
-class _Exact:
-    """Reads exactly `size` bytes: a file that a running container grows or
-    shrinks meanwhile still gives what its header promised (zero-padded)."""
-
-    def __init__(self, f, size: int):
-        self._f, self._left = f, size
-
-    def read(self, n: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        n = self._left if n is None or n < 0 else min(n, self._left)
-        data = self._f.read(n)
-        if len(data) < n:
-            data += b"\0" * (n - len(data))
-        self._left -= len(data)
-        return data
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)

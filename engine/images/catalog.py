@@ -1,8 +1,5 @@
 """Which images the store holds: look-up by reference, id prefix or digest,
 tags, removal and the garbage collection of what no image references."""
-import json
-import os
-import time
 from dataclasses import dataclass, field
 
 from .. import reference

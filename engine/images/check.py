@@ -1,6 +1,5 @@
 """dockyard check: verify the whole store and say exactly what is wrong;
 --repair removes what cannot be trusted (and the images that need it)."""
-import json
 from dataclasses import dataclass, field
 
 from ..errors import DigestMismatch, DockyardError

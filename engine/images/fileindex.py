@@ -246,7 +246,11 @@ def load(store, diff_id: str, chain_id: str) -> FileIndex:
             return decode(rows[0]["data"])
         except (ValueError, zstandard.ZstdError, struct.error):
             pass  # rebuilt below
-    index = FileIndex.from_entries(walk(store.layers.path(chain_id)))
+    path = store.layers.path(chain_id)
+    if not os.path.isdir(path):
+        from ..errors import StoreError
+        raise StoreError(f"layer {chain_id}: its unpacked directory is missing (run dockyard check)")
+    index = FileIndex.from_entries(walk(path))
     data = encode(index)
     with store.db.tx() as c:
         # Only while a layer row still uses it: the trigger could not drop it otherwise.

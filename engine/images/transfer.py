@@ -10,7 +10,7 @@ from ..layers import compression
 from ..store import Store
 from ..store.fsutil import staging_name
 from . import archive, archive_write, manifest as mf
-from .catalog import ImageRecord, get, resolve
+from .catalog import ImageRecord, resolve
 from .ingest import add_image, ingest_layer, parse_config
 
 Progress = Callable[[str], None] | None

@@ -139,10 +139,34 @@ def add_entry(tf: tarfile.TarFile, info: tarfile.TarInfo, host: str, st: os.stat
     if stat.S_ISREG(mode):
         info.size = st.st_size
         with os.fdopen(os.open(host, _O_READ), "rb", buffering=0) as f:
-            tf.addfile(info, f)
+            tf.addfile(info, _Exact(f, st.st_size))
     else:
         _set_type(info, host, st)
         tf.addfile(info)
+
+
+class _Exact:
+    """Reads exactly `size` bytes: a file that a running container grows or
+    shrinks meanwhile still gives what its header promised (zero-padded), so
+    the tar stays well-formed."""
+
+    def __init__(self, f, size: int):
+        self._f, self._left = f, size
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        if len(data) < n:
+            data += b"\0" * (n - len(data))
+        self._left -= len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
 
 
 def _children(host: str, prefix: str) -> list[tuple[str, str]]:

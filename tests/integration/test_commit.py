@@ -14,7 +14,7 @@ import zstandard
 
 from engine.layers.apply import OVERLAY_OPAQUE_XATTR
 from tests.conftest import need_tool, run_cli
-from tests.integration.test_archive_interop import ULIMITS, Podman, work  # noqa: F401 (fixture)
+from tests.integration.test_archive_interop import ULIMITS, work  # noqa: F401 (fixture)
 from tests.oci_schema import validate
 
 # vfs_cap_data v2: cap_net_raw (13) permitted + effective

@@ -29,6 +29,7 @@ import termios
 
 from ..errors import DockyardError
 from . import caps, netns, rootfs
+from . import protocol as _protocol  # here, not lazily: the child reports errors after pivot_root
 from . import syscalls as sc
 
 # The annotations engine/containers/spec.py writes (copied, not imported: the
@@ -65,8 +66,7 @@ class Spawned:
 
 
 def _dumps(obj) -> str:
-    from .protocol import dumps
-    return dumps(obj)
+    return _protocol.dumps(obj)
 
 
 class _Fail(Exception):
@@ -90,8 +90,7 @@ def read_error(error_r: int) -> dict | None:
         return None
     data = b"".join(chunks)
     try:
-        from .protocol import loads
-        return loads(data.split(b"\n")[0])
+        return _protocol.loads(data.split(b"\n")[0])
     except ValueError:
         return {"message": data.decode(errors="replace"), "exit_code": SETUP_FAILED}
 
@@ -202,10 +201,16 @@ def _fork(child, cgroup, pid_ns_fd: int | None, own_pid_ns: int | None) -> tuple
     return pid, start_w, error_r
 
 
-def spawn_container(bundle: str, spec: dict, stdio: tuple[int, int, int], *, tty: bool, cgroup=None) -> Spawned:
+def spawn_container(bundle: str, spec: dict, stdio: tuple[int, int, int], *, tty: bool, cgroup=None,
+                    console: int | None = None) -> Spawned:
     """Fork the container's init (pid 1 of a new pid namespace when the spec
     has one), a direct child of the caller. It sets everything up, then waits
-    for the start byte and execs spec.process."""
+    for the start byte and execs spec.process.
+
+    console: a unix socket; with tty the init makes its terminal in the
+    container's own devpts (so ttyname() works inside, as with runc's console
+    socket) and sends the master back through it. If it cannot, it sends
+    nothing and keeps the terminal given as stdio."""
     bundle = os.path.abspath(bundle)
     linux = spec.get("linux") or {}
     nss = _namespaces(spec)
@@ -233,7 +238,7 @@ def spawn_container(bundle: str, spec: dict, stdio: tuple[int, int, int], *, tty
 
         def child(sync_r, start_r, error_w):
             _run_child(error_w, lambda: _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp,
-                                                        sync_r, start_r, error_w))
+                                                        sync_r, start_r, error_w, console))
 
         pid, start_w, error_r = _fork(child, cgroup, new_pid_ns, own_pid_ns)
     finally:
@@ -350,6 +355,32 @@ def _reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
+def _console_pty(root: str, sock_fd: int) -> None:
+    """A terminal from the container's own devpts becomes our stdio; its master
+    goes to the monitor (SCM_RIGHTS). Any failure keeps the terminal we have."""
+    import _socket
+    import struct
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, sock_fd)
+    try:
+        master = os.open(os.path.join(root, "dev/pts/ptmx"), os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        sock.close()
+        return
+    try:
+        fcntl.ioctl(master, 0x40045431, struct.pack("i", 0))  # TIOCSPTLCK: unlock
+        slave = fcntl.ioctl(master, 0x5441, os.O_RDWR | os.O_NOCTTY)  # TIOCGPTPEER
+        sock.sendmsg([b"m"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", master))])
+    except OSError:
+        os.close(master)
+        sock.close()
+        return
+    for i in (0, 1, 2):
+        os.dup2(slave, i, inheritable=True)
+    os.close(slave)
+    os.close(master)
+    sock.close()
+
+
 def _take_fds(stdio, keep: list[int]) -> list[int]:
     """stdio onto 0, 1, 2; every other fd closed except `keep` (moved above 2
     first, CLOEXEC); returns keep's new numbers."""
@@ -375,13 +406,16 @@ def _wait_sync(sync_r: int) -> None:
         os._exit(SETUP_FAILED)
 
 
-def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r, start_r, error_w):
+def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r, start_r, error_w, console=None):
     sc.prctl(sc.PR_SET_DUMPABLE, 0)  # first: /proc/<pid>/exe is the host's python (CVE-2019-5736)
     gc.disable()  # no finalizer of a monitor object may close a fd number we reuse
     _reset_signals()
     order = list(joined)
     global _error_fd
-    sync_r, start_r, error_w, *jfds = _take_fds(stdio, [sync_r, start_r, error_w] + [joined[t] for t in order])
+    extra = [console] if console is not None else []
+    sync_r, start_r, error_w, *jfds = _take_fds(stdio, [sync_r, start_r, error_w] + extra + [joined[t] for t in order])
+    if console is not None:
+        console, *jfds = jfds
     _error_fd = error_w
     joined = dict(zip(order, jfds))
     if "pid" in nss and os.getpid() != 1:
@@ -420,6 +454,8 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
         rootfs.mount_one(root, m, bundle, cgroups)
     rootfs.make_devices(root, linux.get("devices"))
     rootfs.dev_symlinks(root)
+    if tty and console is not None:
+        _console_pty(root, console)
     if tty:
         rootfs.bind_console(root, 0)
     if spec.get("hostname"):

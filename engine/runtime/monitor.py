@@ -240,7 +240,21 @@ def _setup(cdir: str) -> dict:
         # init.spawn_container unshares CLONE_NEWPID for its fork only (and
         # switches our pid_for_children back): pid 1 is our direct child.
         from .init import spawn_container
-        sp = spawn_container(os.path.abspath("."), spec, stdio=stdio, tty=tty, cgroup=cgroup)
+        console = None
+        if tty:
+            import socket
+            console, child_console = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            child_fds.append(child_console.detach())
+        sp = spawn_container(os.path.abspath("."), spec, stdio=stdio, tty=tty, cgroup=cgroup,
+                             console=child_fds[-1] if console is not None else None)
+        if console is not None:
+            master = _receive_master(console, child_fds)
+            if master is not None:  # the container's own terminal replaces ours
+                os.close(keep["master"])
+                keep["master"] = master
+                size = mon.get("tty_size")
+                if size:
+                    _set_winsize(master, size[0], size[1])
     except BaseException:
         for fd in child_fds + list(keep.values()):
             try:
@@ -276,6 +290,20 @@ def _setup(cdir: str) -> dict:
             "name": mon.get("name"), "autoremove": bool(mon.get("autoremove")),
             "log_max_size": int(mon.get("log_max_size") or 0), "log_max_files": int(mon.get("log_max_files") or 1),
             **keep}
+
+
+def _receive_master(console, child_fds: list[int]) -> int | None:
+    """The pty master the init made in the container's devpts, or None (it
+    failed before, or could not: then our own pty stays)."""
+    import socket
+    os.close(child_fds.pop())  # our copy of the child's end: EOF comes when the init closes its own
+    try:
+        msg, fds, _flags, _addr = socket.recv_fds(console, 1, 1)
+    except OSError:
+        fds = []
+    finally:
+        console.close()
+    return fds[0] if fds else None
 
 
 def _listen() -> int:

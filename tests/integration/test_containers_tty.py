@@ -64,8 +64,9 @@ def test_run_it_type_resize_detach_reattach(root):  # noqa: F811
     t.expect(b"# ")
     t.send(b"echo hel''lo\r")
     t.expect(b"hello")
-    t.send(b"stty size\r")
+    t.send(b"stty size; tty\r")
     t.expect(b"30 90")
+    t.expect(b"/dev/pts/0")  # a terminal of the container's own devpts, as with runc
     t.resize(40, 100)
     t.proc.send_signal(28)  # SIGWINCH, as the terminal would send
     time.sleep(0.2)

@@ -1,0 +1,1 @@
+"""Modal dialogs: run, commit, tag, confirm, paths (import, save)."""

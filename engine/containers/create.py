@@ -126,7 +126,7 @@ def _create(store: Store, opts: RunOptions) -> str:
                                   cgroups_path=f"/dockyard/{cid}")
         atomic_write(os.path.join(cdir, "config.json"), json.dumps(spec, indent=1).encode(), store.tmp_dir)
         config = {"options": dataclasses.asdict(opts), "image": opts.image, "volumes": used_volumes,
-                  "restart_count": 0}
+                  "restart_count": 0, "command": spec["annotations"]["org.dockyard.command"]}
         now = time.time()
         try:
             with store.db.tx() as c:

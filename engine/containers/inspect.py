@@ -52,12 +52,13 @@ def dir_size(path: str) -> int:
 def summary(store: Store, rec: ContainerRecord, sizes: bool = False) -> ContainerSummary:
     st = runtime_state(rec)
     status = st.get("status", "created")
-    spec_cmd = ""
-    try:
-        with open(os.path.join(rec.dir, "config.json")) as f:
-            spec_cmd = json.load(f)["annotations"].get("org.dockyard.command", "")
-    except (OSError, ValueError, KeyError):
-        pass
+    spec_cmd = rec.config.get("command")
+    if spec_cmd is None:  # a record from before the command was kept in it
+        try:
+            with open(os.path.join(rec.dir, "config.json")) as f:
+                spec_cmd = json.load(f)["annotations"].get("org.dockyard.command", "")
+        except (OSError, ValueError, KeyError):
+            spec_cmd = ""
     s = ContainerSummary(rec.id, rec.name, rec.config.get("image", ""), rec.image_id, spec_cmd, rec.created, status,
                          st.get("exit_code"), parse_time(st.get("started_at")), parse_time(st.get("finished_at")),
                          st.get("pid") if status in ("running", "paused") else None, bool(st.get("oom_killed")),

@@ -70,9 +70,14 @@ class Engine:
         self.store.db.close()
 
     # -- images --------------------------------------------------------------
-    def images(self) -> list[ImageSummary]:
+    def images(self, all: bool = False) -> list[ImageSummary]:
+        """The images; without `all`, the build cache's untagged intermediate
+        images are left out, as `docker images` does."""
         from .images.catalog import familiar, list_images
         records = list_images(self.store)
+        if not all:
+            cached = {r["image_id"] for r in self.store.db.query("SELECT image_id FROM build_cache")}
+            records = [r for r in records if r.tags or r.id not in cached]
         layer_rows = {r["chain_id"]: (r["parent"], r["size"]) for r in self.store.db.query(
             "SELECT chain_id, parent, size FROM layers")}
         users: dict[str, int] = {}
@@ -101,7 +106,7 @@ class Engine:
     def image(self, ref: str) -> ImageSummary:
         from .images.catalog import resolve
         iid = resolve(self.store, ref).id
-        return next(i for i in self.images() if i.id == iid)
+        return next(i for i in self.images(all=True) if i.id == iid)
 
     def import_image(self, src: BinaryIO, ref: str | None = None, *, source_name: str = "-",
                      message: str | None = None) -> str:
@@ -150,7 +155,7 @@ class Engine:
         return history(self.store, resolve(self.store, ref))
 
     def disk_usage(self) -> DiskUsage:
-        imgs = self.images()
+        imgs = self.images(all=True)
         active = [i for i in imgs if i.containers]
         # Unique bytes: shared layers counted once.
         layers = {r["chain_id"]: r["size"] for r in self.store.db.query("SELECT chain_id, size FROM layers")}
@@ -346,6 +351,19 @@ class Engine:
     def check(self, repair: bool = False):
         from .images.check import check
         return check(self.store, repair)
+
+    # -- build -----------------------------------------------------------------
+    def build(self, context_dir: str, dockerfile: str | None = None, tags: list[str] | tuple = (),
+              build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
+              progress=None, network: str = "none", dockerfile_text: str | None = None) -> str:
+        """docker build: the Dockerfile (`dockerfile`, a path, default CONTEXT/Dockerfile;
+        or its text) built in `context_dir`; returns the image id. `progress`
+        gets engine.build.builder.BuildEvent for every step (start, cached,
+        output lines, done, error). A failing RUN raises BuildError with its exit code."""
+        from .build.builder import build
+        return build(self.store, context_dir, dockerfile=dockerfile, dockerfile_text=dockerfile_text,
+                     tags=list(tags), build_args=dict(build_args or {}), target=target, no_cache=no_cache,
+                     progress=progress, network=network)
 
 
 __all__ = ["Engine", "DockyardError", "ImageSummary", "DiskUsage"]

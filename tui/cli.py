@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("-v", "--verbose", action="store_true")
     df.set_defaults(func=im.system_df)
 
+    from . import cli_build
+    cli_build.add_parsers(sub)
+
     c = sub.add_parser("check", help="verify the whole store")
     c.add_argument("--repair", action="store_true", help="remove what cannot be trusted")
     c.set_defaults(func=im.check)

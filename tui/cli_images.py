@@ -15,7 +15,7 @@ def _split(name: str) -> tuple[str, str]:
 
 def images(eng: Engine, args) -> int:
     rows = []
-    for img in eng.images():
+    for img in eng.images(all=args.all):
         names = img.names or [None]
         for name in names:
             repo, tag = _split(name) if name else ("<none>", "<none>")

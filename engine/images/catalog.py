@@ -149,6 +149,7 @@ def prune(store: Store, all_unused: bool = False) -> tuple[list[tuple[str, str]]
         out: list[tuple[str, str]] = []
         with store.db.tx() as c:
             used = {r[0] for r in c.execute("SELECT DISTINCT image_id FROM containers")}
+            used |= {r[0] for r in c.execute("SELECT image_id FROM build_cache")}  # the build cache keeps its own
             for row in c.execute("SELECT id FROM images").fetchall():
                 iid = row[0]
                 if iid in used:

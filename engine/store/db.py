@@ -73,6 +73,14 @@ CREATE TABLE IF NOT EXISTS layer_files(
     entries  INTEGER NOT NULL,
     data     BLOB NOT NULL           -- zstd-compressed columns
 );
+-- the build cache (engine/build): a step's key -> the untagged intermediate
+-- image holding the state after it; such images are hidden from `images`
+-- without -a and kept by `image prune`, as docker's classic builder does
+CREATE TABLE IF NOT EXISTS build_cache(
+    key      TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL,
+    created  REAL NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS layer_files_gc AFTER DELETE ON layers
 WHEN NOT EXISTS (SELECT 1 FROM layers WHERE diff_id = OLD.diff_id)
 BEGIN

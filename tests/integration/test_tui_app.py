@@ -116,6 +116,9 @@ def test_run_dialog_runs_a_container(eng):
             await pilot.press("ctrl+s")
             await until(pilot, lambda: status(eng, "web2") == "running", what="web2 running")
             await until(pilot, lambda: any("detached" in m for m in messages(app)), what="the detached note")
+            # the app selects the new container by itself: let it, before going back to the images
+            await until(pilot, lambda: app.containers_table.cursor_key == eng.container("web2").id
+                        and app.focused is app.containers_table, what="web2 selected")
             # a bad command line in the dialog is refused there
             await select_image(app, pilot, "localhost/busybox:latest")
             await pilot.press("r")

@@ -1,0 +1,104 @@
+"""BuildKit's word processing (shell/lex), table-driven."""
+import pytest
+
+from engine.build.expand import Lexer
+from engine.errors import InvalidArgument
+
+ENV = {"PWD": "/home", "SHELL": "bash", "EMPTY": "", "FILE": "archive.tar.gz", "PATH": "/usr/bin:/bin",
+       "ONE": "1", "SPACED": "a b"}
+
+WORDS = [
+    ("hello", "hello"),
+    ("$PWD", "/home"),
+    ("${PWD}", "/home"),
+    ("he$PWD", "he/home"),
+    ("$PWD/x", "/home/x"),
+    ("${PWD}x", "/homex"),
+    ("$UNSET", ""),
+    ("${UNSET}", ""),
+    ("$", "$"),
+    ("a$", "a$"),
+    ("$1x", "x"),
+    ("\\$PWD", "$PWD"),
+    ("'$PWD'", "$PWD"),
+    ("\"$PWD\"", "/home"),
+    ("\"\\$PWD\"", "$PWD"),
+    ("\"a\\b\"", "a\\b"),
+    ("\"a\\\"b\"", "a\"b"),
+    ("'a\\b'", "a\\b"),
+    ("a\\ b", "a b"),
+    ("${UNSET:-def}", "def"),
+    ("${EMPTY:-def}", "def"),
+    ("${EMPTY-def}", ""),
+    ("${UNSET-def}", "def"),
+    ("${PWD:-def}", "/home"),
+    ("${PWD:+alt}", "alt"),
+    ("${EMPTY:+alt}", ""),
+    ("${EMPTY+alt}", "alt"),
+    ("${UNSET+alt}", ""),
+    ("${UNSET:-$PWD}", "/home"),
+    ("${UNSET:-${SHELL}x}", "bashx"),
+    ("${UNSET:-'a b'}", "a b"),
+    ("${FILE#*.}", "tar.gz"),
+    ("${FILE##*.}", "gz"),
+    ("${FILE%.*}", "archive.tar"),
+    ("${FILE%%.*}", "archive"),
+    ("${FILE#nomatch}", "archive.tar.gz"),
+    ("${PATH/bin/sbin}", "/usr/sbin:/bin"),
+    ("${PATH//bin/sbin}", "/usr/sbin:/sbin"),
+    ("${PATH//:/ }", "/usr/bin /bin"),
+    ("${PWD:?must be set}", "/home"),
+    ("\"${SPACED}\"", "a b"),
+    ("$ONE$ONE", "11"),
+]
+
+
+@pytest.mark.parametrize("word,expected", WORDS)
+def test_process_word(word, expected):
+    assert Lexer().process_word(word, ENV) == expected
+
+
+SPLIT = [
+    ("a b  c", ["a", "b", "c"]),
+    ("'a b' c", ["a b", "c"]),
+    ("\"a $PWD\" c", ["a /home", "c"]),
+    ("$SPACED c", ["a", "b", "c"]),
+    ("\"$SPACED\" c", ["a b", "c"]),
+    ("x$EMPTY y", ["x", "y"]),
+    ("", []),
+    ("a\\ b c", ["a b", "c"]),
+]
+
+
+@pytest.mark.parametrize("text,expected", SPLIT)
+def test_process_words(text, expected):
+    assert Lexer().process_words(text, ENV) == expected
+
+
+def test_backtick_escape():
+    lex = Lexer("`")
+    assert lex.process_word("c:\\dir`$PWD", ENV) == "c:\\dir$PWD"
+    assert lex.process_word("\"a`\"b\"", ENV) == "a\"b"
+
+
+ERRORS = [
+    ("${UNSET:?is required}", "UNSET: is required"),
+    ("${UNSET?}", "UNSET"),
+    ("'open", "single-quote"),
+    ("\"open", "double-quote"),
+    ("${PWD", "missing '}'"),
+    ("${}", "invalid variable name"),
+    ("${PWD:x}", "unsupported modifier"),
+]
+
+
+@pytest.mark.parametrize("word,msg", ERRORS)
+def test_errors(word, msg):
+    with pytest.raises(InvalidArgument, match=msg.replace("?", "\\?")):
+        Lexer().process_word(word, ENV)
+
+
+def test_used_names_are_recorded():
+    used = set()
+    Lexer().process_word("$A ${B:-x} '$C'", {}, used)
+    assert used == {"A", "B"}

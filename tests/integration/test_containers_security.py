@@ -79,3 +79,25 @@ def test_two_clis_at_once(root):  # noqa: F811
         eng.close()
     for i in range(6):
         dy(root, "rm", f"par{i}")
+
+
+def test_device_nodes_from_a_layer_are_unusable(root):  # noqa: F811
+    """A layer may carry device nodes; the container cannot open them (the
+    device cgroup's allow-list), as with docker."""
+    import io
+    import tarfile
+    from engine import Engine
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, kind, major, minor in (("mymem", tarfile.CHRTYPE, 1, 1), ("mydisk", tarfile.BLKTYPE, 253, 0)):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.devmajor, ti.devminor, ti.mode = kind, major, minor, 0o666
+            t.addfile(ti)
+    eng = Engine(root)
+    try:
+        eng.import_image(io.BytesIO(buf.getvalue()), "devs:1")
+    finally:
+        eng.close()
+    p = dy(root, "run", "--rm", "-v", "/bin/busybox:/bin/busybox:ro", "-v", "/bin/busybox:/bin/sh:ro", "devs:1",
+           "/bin/sh", "-c", "busybox head -c 1 /mymem; busybox head -c 1 /mydisk; busybox head -c 1 /dev/null && echo ok")
+    assert p.stderr.count(b"Operation not permitted") == 2 and p.stdout == b"ok\n", (p.stdout, p.stderr)

@@ -18,18 +18,10 @@ from .records import ContainerRecord, find, set_state
 def runtime_state(rec: ContainerRecord) -> dict:
     """What the container is doing now: the monitor's state file, checked
     against the monitor being alive, and the freezer."""
-    from ..runtime.state import monitor_alive, read_state
-    st = read_state(rec.dir)
-    if st.get("status") == "running" and not monitor_alive(st):
-        # The monitor re-executes itself once at start (its command line is
-        # briefly unreadable then): look again before calling it dead.
-        for _ in range(20):
-            time.sleep(0.01)
-            st = read_state(rec.dir)
-            if st.get("status") != "running" or monitor_alive(st):
-                break
+    from ..runtime.state import settled_state
+    st, alive = settled_state(rec.dir)
     if st.get("status") == "running":
-        if not monitor_alive(st):
+        if not alive:
             st = dict(st, status="exited", exit_code=st.get("exit_code") if st.get("exit_code") is not None else 255,
                       error=st.get("error") or "the container's monitor died")
         elif _frozen(rec.id):

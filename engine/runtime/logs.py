@@ -326,7 +326,7 @@ def _open_after(container_dir: str, ino: int):
 
 def _follow(container_dir, cur, rest: bytes, keep, out, until_t, poll):
     import time
-    from .state import monitor_alive, parse_rfc3339, read_state
+    from .state import parse_rfc3339, settled_state
     base = os.path.join(container_dir, LOG_FILE)
     buf = rest
     last_check = 0.0
@@ -381,9 +381,9 @@ def _follow(container_dir, cur, rest: bytes, keep, out, until_t, poll):
             now = time.monotonic()
             if now - last_check >= poll:
                 last_check = now
-                st = read_state(container_dir)
+                st, alive = settled_state(container_dir)
                 status = st.get("status")
-                if status in ("exited", "created", "unknown") or not monitor_alive(st):
+                if status in ("exited", "created", "unknown") or not alive:
                     done = True  # one more read: the monitor flushed before writing "exited"
                     continue
                 if until_t is not None and time.time() > until_t:

@@ -118,6 +118,23 @@ def monitor_alive(state: dict, container_dir: str | None = None) -> bool:
     return is_monitor_of(pid, container_dir)
 
 
+def settled_state(container_dir: str, tries: int = 20, pause: float = 0.01) -> tuple[dict, bool]:
+    """The state and whether its monitor is alive, looked at again for a moment
+    before calling a "running" container's monitor dead: the monitor
+    re-executes itself once at start and its command line is briefly
+    unreadable then."""
+    import time
+    st = read_state(container_dir)
+    alive = monitor_alive(st, container_dir)
+    for _ in range(tries):
+        if alive or st.get("status") != "running":
+            break
+        time.sleep(pause)
+        st = read_state(container_dir)
+        alive = monitor_alive(st, container_dir)
+    return st, alive
+
+
 def read_monitor_pid(container_dir: str) -> int | None:
     try:
         with open(os.path.join(container_dir, PID_FILE)) as f:

@@ -384,6 +384,7 @@ class ImagesTable(ResourceTable):
         Binding("P", "app.prune_images", "Prune", id="image.prune"),
         Binding("i", "app.import_image", "Import", id="image.import"),
         Binding("S", "app.save_image", "Save", id="image.save"),
+        Binding("b", "app.build_image", "Build", id="image.build"),
         Binding("space", "toggle_mark", "Mark", id="list.mark"),
         Binding("slash", "filter", "Filter", id="list.filter"),
     ]

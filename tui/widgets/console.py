@@ -1,0 +1,522 @@
+"""A container console inside the TUI (issue 7): the container's PTY (attach,
+with the monitor's replay so the current screen shows) or a new `sh` exec'd
+with a tty, drawn by our emulator (tui/vt).
+
+Nothing here forks and nothing blocks the event loop: the connection is opened
+in a worker thread, then the monitor's socket is read from the loop with
+`loop.add_reader` (one recv per wake-up). Output is queued and parsed with a
+budget per frame (`BUDGET` bytes, at most `FPS` frames a second); while more
+than `QUEUE_LIMIT` bytes wait, the socket is not read, so a flood backs up into
+the monitor and the container, never into the UI, and keys keep flowing.
+Only the rows the emulator marks dirty (and the cursor's) are repainted,
+through Textual's line API. See docs/console.md."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style as RichStyle
+from textual import events
+from textual.geometry import Region
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tui.vt import Terminal, encode_key, encode_mouse, encode_paste, render_line
+from tui.vt.screen import WIDE_CONT, Line, Screen, Style, char_width
+
+from engine.runtime import protocol as P
+
+BUDGET = 256 * 1024          # bytes parsed per frame
+QUEUE_LIMIT = 1024 * 1024    # stop reading the socket above this many queued bytes
+QUEUE_RESUME = 256 * 1024    # ... and start again below this
+FPS = 60
+DETACH_KEYS = ("ctrl+p", "ctrl+q")
+SCROLLBACK = 5000
+WHEEL_LINES = 3
+
+_MOUSE_BUTTONS = {1: "left", 2: "middle", 3: "right"}
+
+
+def _color(c) -> Color | None:
+    if c is None:
+        return None
+    if isinstance(c, int):
+        return Color.from_ansi(c)
+    return Color.parse(c)
+
+
+class ConsoleView(Widget, can_focus=True):
+    """A terminal on a container: `mode` "attach" (its own PTY) or "exec" (a
+    new process, `command`, on a tty of its own)."""
+
+    DEFAULT_CSS = """
+    ConsoleView { height: 1fr; width: 1fr; background: $surface; color: $foreground; }
+    """
+
+    class Detached(Message):
+        """The detach chord was typed: the client is closed, the container keeps running."""
+
+        def __init__(self, console: "ConsoleView"):
+            super().__init__()
+            self.console = console
+
+        @property
+        def control(self) -> "ConsoleView":
+            return self.console
+
+    class Exited(Message):
+        """The container (attach) or the exec'd process ended, or could not be
+        reached: `code` is its exit code (None when unknown), `error` why it
+        could not start or be attached."""
+
+        def __init__(self, console: "ConsoleView", code: int | None, error: str | None = None):
+            super().__init__()
+            self.console = console
+            self.code = code
+            self.error = error
+
+        @property
+        def control(self) -> "ConsoleView":
+            return self.console
+
+    def __init__(self, engine, ref: str, mode: str = "attach", *, command: list[str] | None = None,
+                 detach_keys: tuple[str, ...] | list[str] | None = DETACH_KEYS, scrollback: int = SCROLLBACK,
+                 budget: int = BUDGET, queue_limit: int = QUEUE_LIMIT,
+                 name: str | None = None, id: str | None = None, classes: str | None = None):
+        if mode not in ("attach", "exec"):
+            raise ValueError(f"mode must be 'attach' or 'exec', not {mode!r}")
+        super().__init__(name=name, id=id, classes=classes)
+        self.engine, self.ref, self.mode = engine, ref, mode
+        self.command = list(command or ["sh"])
+        self.detach_keys = tuple(detach_keys or ())
+        self.budget, self.queue_limit = budget, queue_limit
+        self.terminal = Terminal(80, 24, scrollback)
+        self.conn = None                 # MonitorClient (attach) or ExecSession (exec)
+        self.state = "connecting"        # connecting, live, detached, exited
+        self.exit_code: int | None = None
+        self.error: str | None = None
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._reading = False            # add_reader installed
+        self.pauses = 0                  # times reading stopped for backpressure
+        self.received = 0                # output bytes read from the monitor
+        self.max_queued = 0              # the most bytes ever waiting to be parsed
+        self._eof = False                # the monitor closed the connection
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._chord: list[bytes] = []    # keys of the detach chord typed so far (held back)
+        self._back = 0                   # lines scrolled back into the scrollback (0: live)
+        self._cursor_row = 0
+        self._styles: dict[Style, RichStyle] = {}
+        self._base: RichStyle | None = None
+
+    # -- public ----------------------------------------------------------------------------
+
+    @property
+    def screen_model(self) -> Screen:
+        return self.terminal.screen
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None and self.state == "live"
+
+    def text(self) -> list[str]:
+        """The emulator's screen as text, one string per row (for tests and search)."""
+        return self.terminal.screen.display
+
+    def send(self, data: bytes) -> None:
+        """Bytes to the program (as typed)."""
+        if not data or self.conn is None or self.state != "live":
+            return
+        try:
+            self.conn.send_stdin(data)
+        except Exception:   # the container is going away: its EXIT / EOF follows
+            pass
+
+    def detach(self) -> None:
+        """Closes the client; the container keeps running."""
+        if self.state != "live":
+            return
+        self.state = "detached"
+        self._close()
+        self._status("[detached]")
+        self.post_message(self.Detached(self))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        w, h = self.size
+        if w > 0 and h > 0:
+            self.terminal.screen.resize(w, h)
+        self.run_worker(self._connect(), exclusive=True, group="console-connect")
+
+    async def _connect(self) -> None:
+        rows, cols = self.terminal.screen.rows, self.terminal.screen.cols
+        try:
+            conn = await asyncio.to_thread(self._open, rows, cols)
+        except Exception as e:
+            self.state = "exited"
+            self.error = str(e) or type(e).__name__
+            self.exit_code = getattr(e, "exit_code", None)
+            self._status(f"[error: {self.error}]")
+            self.post_message(self.Exited(self, self.exit_code, self.error))
+            return
+        if not self.is_mounted:   # removed while connecting
+            conn.close()
+            return
+        self.conn = conn
+        self.state = "live"
+        s = self.terminal.screen
+        if (s.rows, s.cols) != (rows, cols):   # resized while connecting
+            self._send_resize()
+        # frames already read with the HELLO (the replay's first ones) are not on the socket any more
+        while conn.has_pending():
+            self._take(conn.read_frames())
+        self._start_reading()
+        self._schedule_flush()
+
+    def _open(self, rows: int, cols: int):
+        """In a worker thread: the connection (blocking socket calls)."""
+        client = self.engine.attach(self.ref)
+        try:
+            if self.mode == "attach":
+                client.attach(stdin=True, stdout=True, stderr=True, replay=True)
+                client.resize(rows, cols)
+                return client
+            spec = self.engine.exec_spec(self.ref, self.command, tty=True)
+            sess = client.exec(spec, tty=True, size=(rows, cols))
+        except BaseException:
+            client.close()
+            raise
+        client.close()   # the exec has a connection of its own
+        return sess
+
+    def on_unmount(self) -> None:
+        if self.state == "live":
+            self.state = "detached"
+        self._close()
+
+    def _close(self) -> None:
+        self._stop_reading()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self.conn is not None:
+            self.conn.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _start_reading(self) -> None:
+        if not self._reading and self.conn is not None and not self._eof and self._loop is not None:
+            self._loop.add_reader(self.conn.fileno(), self._readable)
+            self._reading = True
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            try:
+                self._loop.remove_reader(self.conn.fileno())
+            except Exception:
+                pass
+
+    def _readable(self) -> None:
+        """The socket has data: one recv (never blocks), then the frames it completed."""
+        conn = self.conn
+        if conn is None or self.state != "live":
+            self._stop_reading()
+            return
+        try:
+            frames = conn.read_frames(65536)
+        except Exception:   # a broken frame: treat it as the end
+            frames = None
+        if frames is None:
+            self._stop_reading()
+            self._eof = True
+        else:
+            self._take(frames)
+            while conn.has_pending():
+                self._take(conn.read_frames())
+            if self._queued > self.queue_limit:
+                self.pauses += 1
+                self._stop_reading()   # backpressure: the flood waits in the socket and the PTY
+        self._schedule_flush()
+
+    def _take(self, frames) -> None:
+        if not frames:
+            return
+        for ftype, payload in frames:
+            if ftype in (P.STDOUT, P.STDERR) and payload:
+                self._queue.append(payload)
+                self._queued += len(payload)
+                self.received += len(payload)
+                if self._queued > self.max_queued:
+                    self.max_queued = self._queued
+            elif ftype == P.EXIT:
+                self.exit_code = self.conn.exit_code
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is not None or self._loop is None:
+            return
+        delay = max(0.0, self._last_flush + 1.0 / FPS - time.monotonic())
+        self._flush_handle = self._loop.call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        """One frame: parse up to `budget` queued bytes, answer the program,
+        repaint what changed."""
+        self._flush_handle = None
+        self._last_flush = time.monotonic()
+        if self._queue:
+            budget = self.budget
+            chunks = []
+            q = self._queue
+            while q and budget > 0:
+                d = q[0]
+                if len(d) > budget:
+                    chunks.append(d[:budget])
+                    q[0] = d[budget:]
+                    budget = 0
+                else:
+                    chunks.append(q.popleft())
+                    budget -= len(d)
+            data = b"".join(chunks)
+            self._queued -= len(data)
+            screen = self.terminal.screen
+            before = len(screen.scrollback)
+            self.terminal.feed(data)
+            if screen.responses:
+                out = b"".join(screen.responses)
+                screen.responses.clear()
+                self.send(out)
+            if self._back:   # keep the scrolled-back view where it is
+                self._back = min(self._back + max(0, len(screen.scrollback) - before), len(screen.scrollback))
+            self._repaint()
+        if self._queue:
+            self._schedule_flush()
+        if self.state == "live" and not self._reading and not self._eof and self._queued < min(QUEUE_RESUME, self.queue_limit // 2):
+            self._start_reading()
+        if self._eof and not self._queue and self.state == "live":
+            self._ended()
+
+    def _ended(self) -> None:
+        self.state = "exited"
+        if self.exit_code is None and self.conn is not None:
+            self.exit_code = self.conn.exit_code
+        self._close()
+        self._status(f"[exited {self.exit_code if self.exit_code is not None else '?'}]")
+        self.post_message(self.Exited(self, self.exit_code))
+
+    def _status(self, text: str) -> None:
+        """A line of ours under the program's output ("[exited 0]")."""
+        screen = self.terminal.screen
+        self.terminal.feed(("\x1b[0m" + ("\r\n" if screen.x or screen.line_at(screen.y).text.strip() else "")
+                            + text).encode())
+        screen.responses.clear()
+        self._repaint()
+
+    # -- painting --------------------------------------------------------------------------
+
+    def _repaint(self) -> None:
+        screen = self.terminal.screen
+        dirty = screen.take_dirty()
+        width = self.size.width
+        if self._back or not self.is_mounted:
+            self.refresh()
+            return
+        rows = set(dirty)
+        if screen.y != self._cursor_row:
+            rows.add(self._cursor_row)
+        rows.add(screen.y)
+        self._cursor_row = screen.y
+        if len(rows) >= screen.rows:
+            self.refresh()
+            return
+        for start, n in _runs(sorted(rows)):
+            self.refresh(Region(0, start, width, n))
+
+    def _rich(self, st: Style) -> RichStyle:
+        rs = self._styles.get(st)
+        if rs is None:
+            rs = RichStyle(color=_color(st.fg), bgcolor=_color(st.bg), bold=st.bold or None, dim=st.dim or None,
+                           italic=st.italic or None, underline=st.underline or None, blink=st.blink or None,
+                           reverse=st.reverse or None, conceal=st.hidden or None, strike=st.strike or None)
+            self._styles[st] = rs
+        return rs
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+
+    def render_line(self, y: int) -> Strip:
+        if self._base is None:
+            self._base = self.rich_style
+        base = self._base
+        width = self.size.width
+        screen = self.terminal.screen
+        row = y - self._back
+        if row >= screen.rows or row < -len(screen.scrollback):
+            return Strip.blank(width, base)
+        cursor = (row == screen.y and self._back == 0 and screen.cursor_visible and self.has_focus
+                  and self.state == "live")
+        if cursor:
+            line = screen.line_at(row)
+            x = min(screen.x, len(line.chars) - 1)
+            if line.chars[x] == WIDE_CONT and x > 0:
+                x -= 1
+            w = 2 if char_width(line.chars[x][:1] or " ") == 2 and x + 1 < len(line.chars) else 1
+            segs = _cells(screen, line, 0, x)
+            ch, sid = line.chars[x] or " ", line.styles[x]
+            segs.append((ch, screen.styles[sid]._replace(reverse=not screen.styles[sid].reverse)))
+            segs += _cells(screen, line, x + w, len(line.chars))
+        else:
+            segs = render_line(screen, row)
+        rich = self._rich
+        strip = Strip([Segment(text, base + rich(st)) for text, st in segs])
+        return strip.adjust_cell_length(width, base)
+
+    def on_focus(self) -> None:
+        if self.terminal.screen.focus_events:
+            self.send(b"\x1b[I")
+        self._repaint()
+
+    def on_blur(self) -> None:
+        if self.terminal.screen.focus_events:
+            self.send(b"\x1b[O")
+        self._repaint()
+
+    # -- size ------------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        cols, rows = event.size.width, event.size.height
+        screen = self.terminal.screen
+        if cols <= 0 or rows <= 0 or (cols, rows) == (screen.cols, screen.rows):
+            return
+        screen.resize(cols, rows)
+        self._back = min(self._back, len(screen.scrollback))
+        self._send_resize()
+        self.refresh()
+
+    def _send_resize(self) -> None:
+        if self.conn is not None and self.state == "live":
+            s = self.terminal.screen
+            try:
+                self.conn.resize(s.rows, s.cols)
+            except Exception:
+                pass
+
+    # -- input -----------------------------------------------------------------------------
+
+    def _scroll_back(self, n: int) -> None:
+        screen = self.terminal.screen
+        back = max(0, min(self._back + n, len(screen.scrollback)))
+        if back != self._back:
+            self._back = back
+            self.refresh()
+
+    def _can_scroll(self) -> bool:
+        s = self.terminal.screen
+        return not s.in_alternate and not s.mouse_mode
+
+    async def on_key(self, event: events.Key) -> None:
+        if self.state != "live":
+            return   # an ended console: keys go to the app
+        event.stop()
+        event.prevent_default()
+        key = event.key
+        screen = self.terminal.screen
+        if key in ("shift+pageup", "shift+pagedown") and self._can_scroll():
+            page = max(1, screen.rows - 1)
+            self._scroll_back(page if key == "shift+pageup" else -page)
+            return
+        data = encode_key(key, event.character, app_cursor=screen.app_cursor)
+        keys = self.detach_keys
+        if keys:
+            if key == keys[len(self._chord)]:
+                self._chord.append(data)
+                if len(self._chord) == len(keys):
+                    self._chord = []
+                    self.detach()
+                return
+            if self._chord:   # not the chord after all: what was held back goes first
+                held, self._chord = b"".join(self._chord), []
+                self.send(held)
+                if key == keys[0]:
+                    self._chord.append(data)
+                    return
+        if self._back:
+            self._scroll_back(-self._back)
+        self.send(data)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self.state != "live":
+            return
+        event.stop()
+        self.send(encode_paste(event.text, self.terminal.screen.bracketed_paste))
+
+    def _mouse(self, kind: str, event: events.MouseEvent, button: str | None) -> bool:
+        s = self.terminal.screen
+        if self.state != "live" or not s.mouse_mode:
+            return False
+        data = encode_mouse(kind, event.x, event.y, button, mode=s.mouse_mode, sgr=s.mouse_sgr,
+                            shift=event.shift, alt=event.meta, ctrl=event.ctrl)
+        self.send(data)
+        event.stop()
+        return True
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if self._mouse("press", event, _MOUSE_BUTTONS.get(event.button, "left")):
+            self.capture_mouse()
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._mouse("release", event, _MOUSE_BUTTONS.get(event.button, "left")):
+            self.capture_mouse(False)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._mouse("motion", event, _MOUSE_BUTTONS.get(event.button) if event.button else None)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if not self._mouse("wheel_up", event, None) and self._can_scroll():
+            event.stop()
+            self._scroll_back(WHEEL_LINES)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        if not self._mouse("wheel_down", event, None) and self._can_scroll():
+            event.stop()
+            self._scroll_back(-WHEEL_LINES)
+
+
+def _cells(screen: Screen, line: Line, a: int, b: int) -> list[tuple[str, Style]]:
+    """Segments of cells a..b of a line (like render_line, for a part of it)."""
+    chars, styles, table = line.chars, line.styles, screen.styles
+    segs = []
+    start = a
+    while start < b:
+        sid = styles[start]
+        end = start + 1
+        while end < b and styles[end] == sid:
+            end += 1
+        text = "".join(chars[start:end])
+        if text:
+            segs.append((text, table[sid]))
+        start = end
+    return segs
+
+
+def _runs(rows: list[int]):
+    """Sorted row numbers as (start, count) runs."""
+    start = prev = None
+    for r in rows:
+        if start is None:
+            start = prev = r
+        elif r == prev + 1:
+            prev = r
+        else:
+            yield start, prev - start + 1
+            start = prev = r
+    if start is not None:
+        yield start, prev - start + 1

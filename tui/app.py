@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -28,6 +29,7 @@ from .widgets.inspect import InspectTree
 from .widgets.layers import FileTree, LayerList, LayersPane
 from .widgets.logs import LogLines, LogPane
 from .widgets.stats import StatsHistory, StatsPane
+from .widgets.console import ConsoleView
 from .widgets.tables import ContainersTable, ImagesTable, ResourceTable, StatsView
 
 NARROW_WIDTH = 120   # below this many columns the panes stack: lists on top, detail below
@@ -137,6 +139,50 @@ class ListPane(Vertical):
         self.update_title()
 
 
+class TabConsole(ConsoleView):
+    """A console in a tab of the detail area. While it is live every key goes
+    to the program (the app gives up tab, ctrl+p and ctrl+q too) except
+    these function keys."""
+
+    BINDINGS = [
+        Binding("f6", "app.leave_console", "Back to the lists", priority=True, id="console.leave"),
+        Binding("f11", "app.console_zoom", "Maximise", priority=True, id="console.zoom"),
+        Binding("f2", "app.console_commit", "Commit", priority=True, id="console.commit"),
+        Binding("f8", "app.console_close", "Close the tab", priority=True, id="console.close"),
+    ]
+
+    def __init__(self, engine, cid: str, name: str, mode: str, **kw):
+        super().__init__(engine, cid, mode, **kw)
+        self.cid, self.cname = cid, name
+
+    def on_key(self, event) -> None:
+        # (Textual then calls ConsoleView.on_key unless prevented)
+        if self.state == "connecting":   # not yet: the keys are not the app's either
+            event.stop()
+            event.prevent_default()
+
+    @property
+    def tab_title(self) -> str:
+        t = f"{self.cname} ({self.mode})"
+        if self.state == "exited" and self.error:
+            t += " [error]"
+        elif self.state == "exited":
+            t += f" [exited {self.exit_code if self.exit_code is not None else '?'}]"
+        return t
+
+
+def detach_chord(keys: str) -> tuple[str, ...]:
+    """docker's --detach-keys syntax ("ctrl-p,ctrl-q") as Textual key names."""
+    out = []
+    for k in keys.split(","):
+        k = k.strip()
+        if k.startswith("ctrl-"):
+            k = "ctrl+" + k[5:]
+        if k:
+            out.append(k)
+    return tuple(out)
+
+
 class DockyardApp(App):
     TITLE = "dockyard"
     CSS = """
@@ -156,6 +202,7 @@ class DockyardApp(App):
     TabbedContent > ContentSwitcher { height: 1fr; }
     TabPane { height: 1fr; padding: 0; }
     InspectTree { height: 1fr; }
+    TabConsole { height: 1fr; }
 
     /* narrow terminals (80x24 over SSH): lists on top, detail below, no side borders */
     #main.narrow { layout: vertical; }
@@ -221,6 +268,7 @@ class DockyardApp(App):
         self._poll_count = 0
         self.build_run = None                 # the last build (tui/screens/build_log.BuildRun)
         self._build_last: dict | None = None  # the last build dialog's answers
+        self._console_seq = 0
 
     @property
     def main(self):
@@ -534,7 +582,10 @@ class DockyardApp(App):
         tab = self.main.query_one(TabbedContent).active
         detail = {"inspect": InspectTree, "logs": LogLines, "stats": None, "layers": LayerList}.get(tab)
         out = [self.containers_table, self.images_table]
-        if detail is not None:
+        console = self._console_of_tab(tab)
+        if console is not None:
+            out.append(console)
+        elif detail is not None:
             out.append(self.main.query_one(detail))
         else:
             out.append(self.main.query_one(TabbedContent).query_one("Tabs"))
@@ -557,10 +608,16 @@ class DockyardApp(App):
         panes[(idx + step) % len(panes)].focus()
 
     def action_next_pane(self) -> None:
+        self._skip_in_console()
         self._cycle(1)
 
     def action_prev_pane(self) -> None:
+        self._skip_in_console()
         self._cycle(-1)
+
+    def action_command_palette(self) -> None:
+        self._skip_in_console()
+        super().action_command_palette()
 
     def action_back_to_list(self) -> None:
         self.active_list.focus()
@@ -619,6 +676,8 @@ class DockyardApp(App):
                                                     ("nav.down", "nav.up", "nav.top", "nav.bottom", "list.help")])),
             ("Containers pane (marked rows, else the one under the cursor)", rows(ContainersTable.BINDINGS[:-2])),
             ("Images pane", rows(ImagesTable.BINDINGS[:-2])),
+            ("Console tab (every other key goes to the program)", rows(TabConsole.BINDINGS)
+             + [(self.config.detach_keys.replace("-", "+").replace(",", " "), "detach and close the tab", "")]),
             ("Inspect tab", rows(InspectTree.BINDINGS[4:])),
             ("Logs tab", rows(LogLines.BINDINGS[4:])),
             ("Layers tab: the layer list", rows(LayerList.BINDINGS[4:])),
@@ -860,6 +919,12 @@ class DockyardApp(App):
         if c is None:
             self.notify("commit: select a container", severity="warning", timeout=3)
             return
+        self._commit_dialog(c)
+
+    def _commit_dialog(self, c) -> None:
+        """The commit dialog for container c, prefilled; after the commit the
+        images pane selects the new image and the layer tree shows its top layer."""
+        eng = self.engine
         from .dialogs.commit import CommitDialog
         ref = f"localhost/{c.name}:latest"
         message = f"committed from {c.name} ({c.short_id}), image {c.image}"
@@ -876,6 +941,124 @@ class DockyardApp(App):
                                                                     author=r["author"], changes=r["changes"],
                                                                     pause=r["pause"]), done)
         self.push_screen(CommitDialog(c.name, ref, message, [], c.status == "running"), go)
+
+    # -- consoles (tabs of the detail area) -------------------------------------------
+    def _skip_in_console(self) -> None:
+        """The key goes to the program in the focused console, not to this action."""
+        f = self.focused
+        if isinstance(f, ConsoleView) and f.state in ("connecting", "live") and self.screen is self.main:
+            raise SkipAction()
+
+    def consoles(self) -> list[TabConsole]:
+        return list(self.main.query(TabConsole))
+
+    def _console_of_tab(self, tab: str | None) -> TabConsole | None:
+        if not tab or not tab.startswith("console-"):
+            return None
+        try:
+            return self.main.query_one(f"#{tab}", TabPane).query_one(TabConsole)
+        except Exception:
+            return None
+
+    def _pane_of(self, console: ConsoleView) -> TabPane | None:
+        for a in console.ancestors:
+            if isinstance(a, TabPane):
+                return a
+        return None
+
+    def action_console(self, mode: str = "attach") -> None:
+        """o / O: a console tab on the selected running container (attach to
+        its terminal with the recent output replayed, or exec sh in it)."""
+        c = self.containers_table.cursor_item
+        if c is None or c.status != "running":
+            self.notify("console: select a running container", severity="warning", timeout=3)
+            return
+        self._console_seq += 1
+        pid = f"console-{self._console_seq}"
+        view = TabConsole(self.engine, c.id, c.name, mode, detach_keys=detach_chord(self.config.detach_keys))
+        tabs = self.main.query_one(TabbedContent)
+        pane = TabPane(view.tab_title, view, id=pid)
+
+        def shown() -> None:
+            tabs.active = pid
+            view.focus()
+        tabs.add_pane(pane)
+        self.call_after_refresh(shown)
+
+    def _retitle(self, console: TabConsole) -> None:
+        pane = self._pane_of(console)
+        if pane is None:
+            return
+        try:
+            self.main.query_one(TabbedContent).get_tab(pane.id).label = console.tab_title
+        except Exception:
+            pass
+
+    def on_console_view_exited(self, message: ConsoleView.Exited) -> None:
+        if isinstance(message.console, TabConsole):
+            self._retitle(message.console)
+            self.refresh_now()
+
+    def on_console_view_detached(self, message: ConsoleView.Detached) -> None:
+        if isinstance(message.console, TabConsole):
+            self._close_console(message.console)
+
+    def _close_console(self, console: TabConsole) -> None:
+        pane = self._pane_of(console)
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        if pane is not None:
+            tabs = self.main.query_one(TabbedContent)
+            was_active = tabs.active == pane.id
+            tabs.remove_pane(pane.id)
+            if was_active:
+                tabs.active = "inspect"
+        self.active_list.focus()
+
+    def _focused_console(self) -> TabConsole | None:
+        f = self.focused
+        return f if isinstance(f, TabConsole) else None
+
+    def action_leave_console(self) -> None:
+        """F6: focus back to the list (the console goes on in its tab)."""
+        if self._focused_console() is None:
+            raise SkipAction()
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        self.active_list.focus()
+
+    def action_console_zoom(self) -> None:
+        """F11: the focused console fills the screen (again: back)."""
+        c = self._focused_console()
+        if c is None:
+            raise SkipAction()
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        else:
+            self.screen.maximize(c, container=False)
+
+    def action_console_close(self) -> None:
+        """F8: closes the focused console's tab (an attached container goes on, an exec'd shell is hung up)."""
+        c = self._focused_console()
+        if c is None:
+            raise SkipAction()
+        self._close_console(c)
+
+    def action_console_commit(self) -> None:
+        """F2: the commit dialog for the focused console's container."""
+        c = self._focused_console()
+        if c is None:
+            raise SkipAction()
+        if not hasattr(self.engine, "commit"):
+            self.notify("this engine cannot commit", severity="error")
+            return
+        item = self.containers_table.items.get(c.cid)
+        if item is None:
+            self.notify(f"commit: {c.cname} is gone", severity="warning", timeout=3)
+            return
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        self._commit_dialog(item)
 
     # -- image actions ---------------------------------------------------------------
     def _images(self) -> list[tuple]:
@@ -1112,6 +1295,7 @@ class DockyardApp(App):
     # -- quitting ------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Quits; containers go on running (their monitors are not ours)."""
+        self._skip_in_console()
         try:
             self.main.query_one(LogPane)._stop(drain=False)
         except Exception:

@@ -2,6 +2,7 @@
 an empty root makes the starter image and shows it; a bad settings file is a
 message, not a traceback; a container is run with keys, seen in the list,
 given a shell (the app suspends and comes back), stopped, and q quits."""
+import json
 import os
 import shlex
 import subprocess
@@ -74,7 +75,8 @@ def test_run_shell_stop_and_quit_with_keys(tmp_path):
     from engine import Engine
     try:
         _wait_for(session, "localhost/busybox:latest")
-        _keys(session, "r")                          # the images pane has the focus: run
+        _wait_for(session, "r Run")                  # the images pane has the focus (its keys in the footer)
+        _keys(session, "r")                          # run
         _wait_for(session, "Run a container")
         _keys(session, "e2e", literal=True)
         _keys(session, "Tab")
@@ -95,6 +97,79 @@ def test_run_shell_stop_and_quit_with_keys(tmp_path):
             eng.close()
         _keys(session, "s")                          # stop it (the containers pane has the focus)
         _wait_for(session, ("e2e", "localhost/busybox", "exited"))
+        _keys(session, "q")
+        _wait_for(session, "EXITED 0")
+    finally:
+        _kill(session)
+        eng = Engine(root)
+        try:
+            for c in eng.containers(all=True):
+                eng.remove_container(c.id, force=True)
+        finally:
+            eng.close()
+
+
+def test_console_echo_vi_commit_detach(tmp_path):
+    """Issue 7's end-to-end path in a real terminal: a console on a running
+    container, `echo hello` read back from the screen, vi and the shell screen
+    back after it, quick commit of a file made in the session, detach."""
+    from engine import Engine
+    from tests.conftest import run_cli
+    need_root()
+    root = str(tmp_path / "root")
+    eng = Engine(root)
+    eng.make_starter_image()
+    eng.close()
+    run_cli("run", "-dit", "--name", "con", "busybox", "sh", root=root)
+    session, _ = _start(tmp_path, 120, 36)
+    try:
+        _wait_for(session, ("con", "running"))
+        _wait_for(session, "localhost/busybox:latest")
+        time.sleep(0.5)
+        _keys(session, "o")                          # the containers pane has the focus: a console on `con`
+        _wait_for(session, "con (attach)")
+        time.sleep(0.5)
+        _keys(session, "Enter")
+        _keys(session, "echo he''llo", literal=True)
+        _keys(session, "Enter")
+        screen = _wait_for(session, "hello")
+        assert "he''llo" in screen                   # the typed line, and its output
+        _keys(session, "vi /tmp/notes", literal=True)
+        _keys(session, "Enter")
+        _wait_for(session, "/tmp/notes")
+        _wait_for(session, "~")                      # vi's empty lines: the alternate screen
+        _keys(session, ":q!", literal=True)
+        _keys(session, "Enter")
+        _wait_for(session, "he''llo")                # the shell's screen is back
+        _keys(session, "touch /made-in-console", literal=True)
+        _keys(session, "Enter")
+        time.sleep(0.5)
+        _keys(session, "F2")                         # quick commit, prefilled for this container
+        _wait_for(session, "localhost/con:latest")
+        _keys(session, "C-s")
+        eng = Engine(root)
+        try:
+            deadline = time.time() + 30
+            img = None
+            while time.time() < deadline and img is None:
+                img = next((i for i in eng.images() if "localhost/con:latest" in i.tags), None)
+                time.sleep(0.2)
+            assert img is not None, _capture(session)
+            top = eng.layer_tree(img.id).layers[-1]
+            assert any(ch.kind == "A" and ch.path.lstrip("/") == "made-in-console" for ch in top.changes)
+        finally:
+            eng.close()
+        _keys(session, "F6")                         # back to the lists …
+        _keys(session, "o")                          # … and into the console again
+        _wait_for(session, "con (attach)")
+        time.sleep(0.5)
+        _keys(session, "C-p")
+        _keys(session, "C-q")                        # the detach chord: the tab goes, the container runs on
+        deadline = time.time() + 20
+        while time.time() < deadline and "con (attach)" in _capture(session):
+            time.sleep(0.1)
+        assert "con (attach)" not in _capture(session)
+        assert json.loads(run_cli("inspect", "con", root=root).stdout)[0]["State"]["Running"]
         _keys(session, "q")
         _wait_for(session, "EXITED 0")
     finally:

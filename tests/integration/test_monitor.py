@@ -323,8 +323,15 @@ def test_monitor_rss_and_abrupt_clients(bundles):
     cdir = bundles.make(["sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.01; done"])
     ans = bundles.start(cdir)
     mpid = ans["monitor_pid"]
-    with open(f"/proc/{mpid}/cmdline", "rb") as f:
-        argv = f.read().split(b"\0")
+    # The monitor answers from its first stage and then re-executes itself into
+    # the lean second: its command line is briefly empty while it does.
+    import time
+    for _ in range(200):
+        with open(f"/proc/{mpid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        if b"--resume" in argv:
+            break
+        time.sleep(0.01)
     assert b"engine.runtime.monitor" in argv and cdir.encode() in argv
     # Clients that vanish without a word, and one that never reads.
     for _ in range(5):

@@ -161,7 +161,8 @@ def test_failing_run_is_an_error_with_its_exit_code(eng, tmp_path):
             assert any(re.match(r"#\d+ ERROR: exit code: 3$", l) for l in lines), lines
             assert not any("never" in l for l in lines if not l.startswith(("build failed", "process")))
             await until(pilot, lambda: "ERROR: exit code: 3" in shown_log(app), what="the error on screen")
-            assert "exit code 3" in str(app.screen.query_one("#build-status").render())
+            await until(pilot, lambda: "exit code 3" in str(app.screen.query_one("#build-status").render()),
+                        what="the status line")  # it refreshes a few times a second
             assert not any("localhost/bad:1" in i.tags for i in eng.images())
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.main, what="the log closed")

@@ -410,6 +410,7 @@ class Monitor:
         self.exiting = False
         self.drain_deadline = None
         self.claim_deadline = 0.0
+        self._pending: dict[int, bytes] = {}   # error-pipe bytes read before EOF
         self.conns: dict[int, Conn] = {}
         self.execs: dict[int, Exec] = {}   # pid -> Exec
         self.helpers: set[int] = set()     # exec helpers still running
@@ -652,21 +653,32 @@ class Monitor:
             pass
 
     # -- exec result of pid 1 -------------------------------------------------
-    def _read_error(self, fd: int, block: bool = False) -> None:
+    def _drain(self, fd: int, block: bool) -> bytes | None:
+        """What an error pipe holds, once it reached EOF (then it is closed);
+        None while its writer may still write."""
         if block:
             os.set_blocking(fd, True)
+        data = b""
         while True:
             try:
-                data = os.read(fd, 65536)
+                chunk = os.read(fd, 65536)
             except BlockingIOError:
-                return
+                self._pending[fd] = self._pending.get(fd, b"") + data
+                return None
             except OSError:
-                data = b""
-            if not data:
+                chunk = b""
+            if not chunk:
                 break
-            self.error_buf += data
+            data += chunk
         self._forget(fd)
         os.close(fd)
+        return self._pending.pop(fd, b"") + data
+
+    def _read_error(self, fd: int, block: bool = False) -> None:
+        data = self._drain(fd, block)
+        if data is None:
+            return
+        self.error_buf += data
         self.error_r = None
         if self.error_buf:
             from .protocol import loads
@@ -1021,20 +1033,10 @@ class Monitor:
         fd = ex.error_r
         if fd is None:
             return
-        if block:
-            os.set_blocking(fd, True)
-        while True:
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                break
-            ex.error_buf += data
-        self._forget(fd)
-        os.close(fd)
+        data = self._drain(fd, block)
+        if data is None:
+            return
+        ex.error_buf += data
         ex.error_r = None
         from .protocol import loads
         try:

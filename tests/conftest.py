@@ -124,6 +124,11 @@ def no_leaks(tmp_path):
     """Fails a test that leaves a mount under its temp dir, a monitor process
     for one of its containers, or a container cgroup."""
     yield
+    # A store's zygote (engine/runtime/zygote.py) outlives the commands that
+    # started it by design; end those of this test's stores.
+    from engine.runtime import zygote
+    for root in {r for r in zygote.zygote_roots().values() if r.startswith(str(tmp_path))}:
+        zygote.stop(root)
     leaked = [m for m in _mounts() if m.startswith(str(tmp_path))]
     assert not leaked, f"test left mounts: {leaked}"
     procs = _settle(lambda: _our_processes(str(tmp_path)))

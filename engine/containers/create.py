@@ -14,7 +14,7 @@ from ..images.catalog import resolve
 from ..images.ingest import record_event
 from ..images.inspect import config_of, layer_chain
 from ..store import Store
-from ..store.fsutil import atomic_write
+from ..store.fsutil import fsync_dir
 from . import names, spec as specmod, volumes
 from .options import RunOptions
 from .records import container_dir
@@ -85,6 +85,20 @@ def _binds(store: Store, opts: RunOptions, cdir: str) -> tuple[list[dict], list[
     return mounts, used
 
 
+def _write_new(path: str, data: bytes) -> None:
+    """A file of a directory nobody knows of until the database row is
+    committed (a crash before leaves an orphan the start-up sweep removes):
+    no rename needed, only the data on disk before that commit."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def create(store: Store, opts: RunOptions) -> str:
     with store.lock.shared():  # the start-up sweep must not take our directory for a leftover
         return _create(store, opts)
@@ -111,9 +125,9 @@ def _create(store: Store, opts: RunOptions) -> str:
         layers = [l["path"] for l in layer_chain(store, img)][::-1]  # top first
         lowerdirs = [os.path.join(cdir, "init")] + layers
         hostname = opts.hostname or cid[:12]
-        atomic_write(os.path.join(cdir, "hostname"), (hostname + "\n").encode(), store.tmp_dir)
-        atomic_write(os.path.join(cdir, "hosts"), HOSTS.encode(), store.tmp_dir)
-        atomic_write(os.path.join(cdir, "resolv.conf"), _resolv_conf().encode(), store.tmp_dir)
+        _write_new(os.path.join(cdir, "hostname"), (hostname + "\n").encode())
+        _write_new(os.path.join(cdir, "hosts"), HOSTS.encode())
+        _write_new(os.path.join(cdir, "resolv.conf"), _resolv_conf().encode())
         user = resolve_user(layers, opts.user or image_cfg.get("User"))
         binds, used_volumes = _binds(store, opts, cdir)
         caps = specmod.capabilities(opts)
@@ -124,7 +138,8 @@ def _create(store: Store, opts: RunOptions) -> str:
                                   workdir=os.path.join(cdir, "work"), binds=binds,
                                   seccomp=None if opts.privileged else _seccomp(opts, caps),
                                   cgroups_path=f"/dockyard/{cid}")
-        atomic_write(os.path.join(cdir, "config.json"), json.dumps(spec, indent=1).encode(), store.tmp_dir)
+        _write_new(os.path.join(cdir, "config.json"), json.dumps(spec).encode())
+        fsync_dir(cdir)
         config = {"options": dataclasses.asdict(opts), "image": opts.image, "volumes": used_volumes,
                   "restart_count": 0, "command": spec["annotations"]["org.dockyard.command"]}
         now = time.time()

@@ -50,7 +50,9 @@ def _monitor_json(rec: ContainerRecord, wait_attach: bool, tty_size) -> None:
     doc = {"id": rec.id, "name": rec.name, "open_stdin": bool(opts.get("interactive")), "wait_attach": wait_attach,
            "autoremove": bool(opts.get("autoremove")), "log_max_size": opts.get("log_max_size", 10 << 20),
            "log_max_files": opts.get("log_max_files", 3), "tty_size": list(tty_size) if tty_size else None}
-    atomic_write(os.path.join(rec.dir, "monitor.json"), json.dumps(doc).encode(), os.path.join(rec.dir))
+    # rewritten at every start: atomic, not durable
+    atomic_write(os.path.join(rec.dir, "monitor.json"), json.dumps(doc).encode(), os.path.join(rec.dir),
+                 durable=False)
 
 
 def start(store: Store, ref: str, *, wait_attach: bool = False, tty_size=None) -> dict:

@@ -420,17 +420,36 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
     joined = dict(zip(order, jfds))
     if "pid" in nss and os.getpid() != 1:
         raise _Fail(f"internal error: the container's init is pid {os.getpid()}, not 1, in its pid namespace")
-    _wait_sync(sync_r)
-    cgroups = rootfs.cgroup_view()  # before the cgroup namespace hides the paths
+    # While the monitor moves us into the cgroup (a cgroup.procs write waits
+    # for an RCU grace period: 1-30 ms), make the namespaces, the root and the
+    # mounts that do not depend on the cgroup. The cgroup namespace, our view
+    # of the cgroup paths and the /sys/fs/cgroup mount come after.
+    def join(types):
+        for t in types:
+            try:
+                sc.setns(joined[t], NS_FLAGS[t])
+            except OSError as e:
+                raise _Fail(f"join the {t} namespace {nss[t]}: {os.strerror(e.errno)}") from None
+            os.close(joined[t])
 
-    for t, fd in joined.items():
-        try:
-            sc.setns(fd, NS_FLAGS[t])
-        except OSError as e:
-            raise _Fail(f"join the {t} namespace {nss[t]}: {os.strerror(e.errno)}") from None
-        os.close(fd)
+    cgroups = None
+
+    def in_cgroup():
+        nonlocal cgroups
+        if cgroups is None:
+            _wait_sync(sync_r)
+            cgroups = rootfs.cgroup_view()  # before the cgroup namespace hides the paths
+            join([t for t in joined if t == "cgroup"])
+            if "cgroup" in nss and nss["cgroup"] is None:
+                try:
+                    sc.unshare(sc.CLONE_NEWCGROUP)
+                except OSError as e:
+                    raise _Fail(f"create the container's cgroup namespace: {os.strerror(e.errno)}") from None
+        return cgroups
+
+    join([t for t in joined if t != "cgroup"])
     flags = 0
-    for t in ("mount", "uts", "ipc", "cgroup", "network"):
+    for t in ("mount", "uts", "ipc", "network"):
         if t in nss and nss[t] is None:
             flags |= NS_FLAGS[t]
     if "mount" not in nss:
@@ -450,8 +469,16 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
         rootfs.mount_overlay(root, ann[ANN_LOWER], ann.get(ANN_UPPER), ann.get(ANN_WORK))
     else:  # a prepared rootfs: pivot_root needs a mount point
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
-    for m in spec.get("mounts") or []:
-        rootfs.mount_one(root, m, bundle, cgroups)
+    mounts = spec.get("mounts") or []
+    later = []  # cgroup mounts that can wait until the end: no later mount is above or below them
+    for i, m in enumerate(mounts):
+        if m.get("type") == "cgroup":
+            if not any(_nested(m.get("destination"), x.get("destination")) for x in mounts[i + 1:]):
+                later.append(m)
+                continue
+            rootfs.mount_one(root, m, bundle, in_cgroup())
+        else:
+            rootfs.mount_one(root, m, bundle, None)
     rootfs.make_devices(root, linux.get("devices"))
     rootfs.dev_symlinks(root)
     if tty and console is not None:
@@ -464,6 +491,9 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
         sc.sethostname(spec["hostname"])
     if "network" in nss:
         netns.loopback_up()
+    view = in_cgroup()
+    for m in later:
+        rootfs.mount_one(root, m, bundle, view)
     rootfs.pivot(root)
     # sysctls through the container's own /proc (before /proc/sys goes read-only)
     rootfs.write_sysctls(linux.get("sysctl"), netns="network" in nss, ipcns="ipc" in nss, utsns="uts" in nss)
@@ -477,6 +507,12 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
     if ann.get(ANN_INIT) == "true":
         _reaper(process, seccomp, load_seccomp, tty, start_r, error_w)
     _finish(process, seccomp, load_seccomp, tty, start_r, error_w)
+
+
+def _nested(a, b) -> bool:
+    """Is one of two mount destinations the other or below it?"""
+    a, b = os.path.normpath(a or "/"), os.path.normpath(b or "/")
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
 def _exec_main(spec, process, stdio, tty, joins, root_fd, load_seccomp, sync_r, start_r, error_w):

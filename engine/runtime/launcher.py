@@ -1,6 +1,8 @@
 """Starting a container's monitor from the CLI or the TUI.
 
-`start(container_dir)` spawns
+`start(container_dir)` asks the store root's zygote (zygote.py) to fork the
+monitor, starting the zygote if there is none; when no zygote can serve
+(DOCKYARD_ZYGOTE=0, or it failed) it spawns
 
     python -m engine.runtime.monitor DIR --ready-fd N
 
@@ -47,24 +49,16 @@ def start(container_dir: str, timeout: float = 30) -> dict:
     if not os.path.isfile(os.path.join(container_dir, "config.json")):
         raise ContainerStartError(f"{container_dir} is not a container bundle: it has no config.json", 125)
     r, w = os.pipe2(os.O_CLOEXEC)
+    status = None
     try:
-        # The monitor must run from cached bytecode: compiling its source costs
-        # ~3 MB of RSS that stays for the container's whole life.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        try:
-            p = subprocess.Popen(monitor_argv(container_dir, w), pass_fds=(w,), start_new_session=True,
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 close_fds=True, cwd=PACKAGE_ROOT, env=env)
-        except OSError as e:
-            raise ContainerStartError(f"cannot start the container's monitor: {e}", 125) from None
+        from . import zygote
+        parent, name = os.path.split(container_dir)
+        # Only a store's container (ROOT/containers/<id>) goes to its root's zygote.
+        in_store = os.path.basename(parent) == "containers" and len(name) == 64
+        if not (in_store and zygote.request(os.path.dirname(parent), container_dir, w)):
+            status = _spawn(container_dir, w, timeout)
         os.close(w)
         w = -1
-        # The first process forks the monitor and exits at once: reap it.
-        try:
-            p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
         line = _read_line(r, timeout)
     finally:
         os.close(r)
@@ -78,8 +72,8 @@ def start(container_dir: str, timeout: float = 30) -> dict:
             except OSError:
                 pass
             raise ContainerStartError(f"the container's monitor did not answer within {timeout:g} s", 125)
-        raise ContainerStartError("the container's monitor exited before starting the container"
-                                  f" (first process exit status {p.returncode})", 125)
+        how = f" (first process exit status {status})" if status is not None else ""
+        raise ContainerStartError(f"the container's monitor exited before starting the container{how}", 125)
     try:
         answer = json.loads(line)
     except ValueError:
@@ -88,6 +82,25 @@ def start(container_dir: str, timeout: float = 30) -> dict:
         raise ContainerStartError(answer.get("message") or "the container could not be started",
                                   int(answer.get("exit_code") or 125))
     return answer
+
+
+def _spawn(container_dir: str, w: int, timeout: float) -> int | None:
+    """Runs the monitor as a process of its own (no zygote); returns the exit
+    status of its first process, which forks the monitor and exits at once."""
+    # The monitor must run from cached bytecode: compiling its source costs
+    # ~3 MB of RSS that stays for the container's whole life.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    try:
+        p = subprocess.Popen(monitor_argv(container_dir, w), pass_fds=(w,), start_new_session=True,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             close_fds=True, cwd=PACKAGE_ROOT, env=env)
+    except OSError as e:
+        raise ContainerStartError(f"cannot start the container's monitor: {e}", 125) from None
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()
 
 
 def _read_line(fd: int, timeout: float) -> bytes | None:

@@ -40,6 +40,10 @@ STDIN_BUFFER_MAX = 1024 * 1024
 DRAIN_TIMEOUT = 2.0
 EXEC_DRAIN_TIMEOUT = 1.0
 READ_SIZE = 65536
+# A monitor forked by the zygote carries the set-up modules (~7 MB): once the
+# container has run this long, at a quiet moment, it re-executes itself lean.
+SLIM_AFTER = 2.0
+SLIM_RETRY = 1.0
 PR_SET_CHILD_SUBREAPER = 36
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -99,6 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     pid = os.fork()
     if pid:
         os._exit(0)
+    return _serve(cdir, ready_fd, reexec=True)
+
+
+def run_forked(cdir: str, ready_fd: int) -> int:
+    """The monitor in a process forked by the zygote (zygote.py): the modules
+    are loaded already, so no re-exec."""
+    try:
+        os.chdir(cdir)
+    except OSError as e:
+        _answer(ready_fd, {"ok": False, "message": f"cannot enter the container directory {cdir}: {e.strerror}",
+                           "exit_code": 125})
+        return 1
+    return _serve(cdir, ready_fd, reexec=False)
+
+
+def _serve(cdir: str, ready_fd: int, reexec: bool) -> int:
     try:
         handoff = _setup(cdir)
     except BaseException as e:  # noqa: BLE001 - everything goes to the launcher
@@ -115,9 +135,12 @@ def main(argv: list[str] | None = None) -> int:
                           "started_at": rfc3339_nano(handoff["started_ns"]), "finished_at": None,
                           "exit_code": None, "oom_killed": False, "error": None})
         ready_fd = _answer(ready_fd, {"ok": True, "pid": handoff["pid"], "monitor_pid": os.getpid()})
+    cdir = os.getcwd()
+    if not reexec:
+        handoff["forked"] = True
+        return Monitor(cdir, ready_fd, handoff).run()
     # Stage 2: the same process, re-executed lean (from the directory that
     # holds `engine`, for -m; Monitor.run goes back). On failure, run here.
-    cdir = os.getcwd()
     for fd in _handoff_fds(handoff) + ([ready_fd] if ready_fd >= 0 else []):
         os.set_inheritable(fd, True)
     from .monitor_flags import FAST_FLAGS
@@ -157,7 +180,7 @@ def _unlink(path: str) -> None:
 
 
 def _handoff_fds(h: dict) -> list[int]:
-    return [h[k] for k in ("master", "stdin_w", "stdout_r", "stderr_r", "error_r", "start_w", "lsock")
+    return [h[k] for k in ("master", "stdin_w", "stdout_r", "stderr_r", "error_r", "start_w", "lsock", "carry")
             if h.get(k) is not None]
 
 
@@ -421,6 +444,7 @@ class Monitor:
         self.ring: list = []
         self.ring_size = 0
         self.spec = None
+        self.slim_at = None
 
     # -- plumbing ------------------------------------------------------------
     def _update(self, fd: int) -> None:
@@ -526,6 +550,10 @@ class Monitor:
         _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         self._on_read(wake_r, self._on_signal)
         self.log = LogWriter(LOG_FILE, self.h.get("log_max_size") or 0, self.h.get("log_max_files") or 1)
+        if self.h.get("carry") is not None:
+            self._restore(self.h["carry"])
+        if self.h.get("forked"):
+            self.slim_at = time.monotonic() + SLIM_AFTER
         # The socket, before anyone hears we are ready (stage 1 may have made it).
         lfd = self.h.get("lsock")
         ls = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, lfd if lfd is not None else _listen())
@@ -558,6 +586,9 @@ class Monitor:
                 if ex.deadline is not None:
                     t = max(0.0, ex.deadline - now)
                     timeout = t if timeout < 0 else min(timeout, t)
+            if self.slim_at is not None and not self.exiting:
+                t = max(0.0, self.slim_at - now)
+                timeout = t if timeout < 0 else min(timeout, t)
             try:
                 events = self.ep.poll(timeout)
             except InterruptedError:
@@ -575,7 +606,82 @@ class Monitor:
                 for ex in list(self.execs.values()):
                     if ex.deadline is not None and now >= ex.deadline:
                         self._exec_finish(ex)
+            if self.slim_at is not None and not self.exiting and time.monotonic() >= self.slim_at:
+                self._slim()
         return self._finish()
+
+    # -- re-executing lean -----------------------------------------------------
+    def _slim(self) -> None:
+        """Re-executes this zygote-forked monitor into the lean stage 2 (same
+        pid, same children), at a moment with nothing in flight: no client,
+        no exec, no stdin waiting. The replay ring and the log's unfinished
+        lines go along in a memfd; a pid 1 exit during the exec is found by
+        the new loop's first waitpid."""
+        if (self.conns or self.execs or self.helpers or self.orphans or self.stdin_buf or self._pending
+                or self.error_r is not None or self.start_w is not None):
+            self.slim_at = self._time.monotonic() + SLIM_RETRY
+            return
+        self.slim_at = None
+        h = {k: v for k, v in self.h.items() if k not in ("master", "stdin_w", "stdout_r", "stderr_r", "error_r",
+                                                          "start_w", "lsock", "forked", "carry")}
+        h.update(running=True, started_ns=self.started_ns, error_r=None, start_w=None)
+        if self.tty:
+            h["master"] = self.master
+        else:
+            for k in ("stdout_r", "stderr_r"):
+                if self.h.get(k) in self.outs:
+                    h[k] = self.h[k]
+            if self.stdin_w is not None:
+                h["stdin_w"] = self.stdin_w
+        h["lsock"] = self.lsock.fileno()
+        carry = os.memfd_create("dockyard-monitor-carry", 0)
+        parts = [bytes([t]) + len(d).to_bytes(8, "little") + d for t, d in self.ring]
+        parts += [bytes([0x6f if k == "stdout" else 0x65]) + len(d).to_bytes(8, "little") + d
+                  for k, d in self.log._partial.items() if d]
+        data = b"".join(parts)
+        while data:
+            data = data[os.write(carry, data):]
+        h["carry"] = carry
+        fds = _handoff_fds(h)
+        from .monitor_flags import FAST_FLAGS
+        from .protocol import dumps
+        argv = [sys.executable, *FAST_FLAGS, "-m", MODULE, self.dir, "--ready-fd", "-1", "--resume", dumps(h)]
+        try:
+            for fd in fds:
+                os.set_inheritable(fd, True)
+            os.chdir(PACKAGE_ROOT)
+            os.execv(sys.executable, argv)
+        except OSError:
+            pass
+        # Could not: carry on as we are.
+        os.chdir(self.dir)
+        for fd in fds:
+            if fd != carry:
+                os.set_inheritable(fd, False)
+        os.close(carry)
+
+    def _restore(self, carry: int) -> None:
+        """The replay ring and unfinished log lines of the monitor we were."""
+        os.lseek(carry, 0, os.SEEK_SET)
+        chunks = []
+        while True:
+            chunk = os.read(carry, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(carry)
+        data = b"".join(chunks)
+        i = 0
+        while i + 9 <= len(data):
+            t = data[i]
+            n = int.from_bytes(data[i + 1:i + 9], "little")
+            piece = data[i + 9:i + 9 + n]
+            i += 9 + n
+            if t in (4, 5):
+                self.ring.append((t, piece))
+                self.ring_size += len(piece)
+            else:
+                self.log._partial["stdout" if t == 0x6f else "stderr"] = piece
 
     # -- signals and children -----------------------------------------------
     def _on_signal(self, fd: int) -> None:

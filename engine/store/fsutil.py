@@ -17,18 +17,22 @@ def staging_name(tmp_dir: str, prefix: str) -> str:
     return os.path.join(tmp_dir, f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:12]}")
 
 
-def atomic_write(path: str, data: bytes, tmp_dir: str, mode: int = 0o644) -> None:
+def atomic_write(path: str, data: bytes, tmp_dir: str, mode: int = 0o644, durable: bool = True) -> None:
+    """Readers see the old file or the new one, never half of it; `durable`
+    also gets it to disk (not needed for files rewritten at every use)."""
     tmp = staging_name(tmp_dir, "w")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb", closefd=False) as f:
             f.write(data)
             f.flush()
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)
-    fsync_dir(os.path.dirname(path))
+    if durable:
+        fsync_dir(os.path.dirname(path))
 
 
 def remove_tree(path: str, tmp_dir: str) -> None:

@@ -1,0 +1,432 @@
+"""The monitor zygote: one process per store root, with the monitor's and the
+container init's modules already imported, that forks a container's monitor
+on request. A start then costs a fork instead of two interpreter starts (the
+monitor's stage 1 and its lean re-exec) and ~15 ms of imports.
+
+    python -E -S -m engine.runtime.zygote ROOT FINGERPRINT --ready-fd N PADDING
+
+Started by the first `launcher.start` that finds none (a double fork, like a
+monitor: nobody's child); it answers "ok" on the ready pipe once it listens.
+It listens on ROOT/run/zygote-FINGERPRINT.sock (0600; the fingerprint changes
+with the engine's code, so an upgraded engine never asks an old zygote), holds
+ROOT/run/zygote-FINGERPRINT.lock while alive (one per root and code) and
+exits after IDLE_SECONDS (or $DOCKYARD_ZYGOTE_IDLE) without a request, or on
+SIGTERM.
+
+A request is one message on a fresh connection, b"start\\0" + the container
+directory, with the launcher's ready pipe attached (SCM_RIGHTS); only a peer
+of our own uid is served, and only a directory ROOT/containers/<64 hex> with
+a config.json. The zygote forks and answers b"ok <pid>\\n"; the child (a new
+session; the listening socket closed; its command line rewritten to the
+monitor's, so ps and the engine know it) runs `monitor.run_forked`, which
+answers the ready pipe exactly as a monitor started on its own does.
+
+Not a daemon the user must run: no state of its own, started on demand, gone
+when idle; `DOCKYARD_ZYGOTE=0` turns it off (each start then spawns the
+monitor as before)."""
+import os
+import sys
+
+MODULE = "engine.runtime.zygote"
+IDLE_SECONDS = 600
+REQUEST_MAX = 8192
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_lock_fd = -1
+# The zygote's argv ends with this much room, so that a forked monitor can
+# write its own (longer) command line over it.
+ARGV_ROOM = 320
+
+
+def enabled() -> bool:
+    return os.environ.get("DOCKYARD_ZYGOTE", "1").strip().lower() not in ("0", "no", "false", "off")
+
+
+def fingerprint() -> str:
+    """Changes whenever the code a monitor runs changes (sources, interpreter)."""
+    import hashlib
+    h = hashlib.sha256(f"{sys.executable}\0{sys.version}".encode())
+    engine_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for d in (engine_dir, os.path.join(engine_dir, "runtime")):
+        try:
+            names = sorted(n for n in os.listdir(d) if n.endswith(".py"))
+        except OSError:
+            continue
+        for n in names:
+            try:
+                st = os.stat(os.path.join(d, n))
+            except OSError:
+                continue
+            h.update(f"{d}/{n}\0{st.st_mtime_ns}\0{st.st_size}\0".encode())
+    return h.hexdigest()[:12]
+
+
+def run_dir(root: str) -> str:
+    return os.path.join(root, "run")
+
+
+def _names(fp: str) -> tuple[str, str]:
+    return f"zygote-{fp}.sock", f"zygote-{fp}.lock"
+
+
+# ------------------------------------------------------------------ client side
+
+def request(root: str, container_dir: str, ready_w: int, timeout: float = 10) -> bool:
+    """Asks the root's zygote (started now if there is none) to fork the
+    monitor of `container_dir`, handing it `ready_w`. False when no zygote can
+    serve: the caller then spawns the monitor itself."""
+    import socket
+    if not enabled():
+        return False
+    fp = fingerprint()
+    rdir = run_dir(root)
+    try:
+        os.makedirs(rdir, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    sock = _connect(rdir, fp)
+    if sock is None:
+        if not _spawn(root, fp, timeout):
+            return False
+        sock = _connect(rdir, fp)
+        if sock is None:
+            return False
+    try:
+        sock.settimeout(timeout)
+        sock.sendmsg([b"start\0" + os.fsencode(container_dir)],
+                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, int(ready_w).to_bytes(4, sys.byteorder))])
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = sock.recv(256)
+            if not chunk:
+                break
+            answer += chunk
+        return answer.startswith(b"ok ")
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def _connect(rdir: str, fp: str):
+    """A connection to the zygote, or None. Through /proc/self/fd/N/… so that
+    a deep root does not hit the 108-byte limit of socket paths."""
+    import socket
+    sock_name = _names(fp)[0]
+    try:
+        dfd = os.open(rdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        s.connect(f"/proc/self/fd/{dfd}/{sock_name}")
+        return s
+    except OSError:
+        s.close()
+        return None
+    finally:
+        os.close(dfd)
+
+
+def _spawn(root: str, fp: str, timeout: float) -> bool:
+    """Starts a zygote for `root` and waits until it listens. When another one
+    is just starting (it holds the lock), waits a moment for its socket."""
+    import subprocess
+    import time
+    from .launcher import _read_line
+    from .monitor_flags import FAST_FLAGS
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        argv = [sys.executable, *FAST_FLAGS, "-m", MODULE, os.path.abspath(root), fp, "--ready-fd", str(w),
+                " " * ARGV_ROOM]
+        try:
+            p = subprocess.Popen(argv, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+                                 cwd=PACKAGE_ROOT, env=env)
+        except OSError:
+            return False
+        os.close(w)
+        w = -1
+        try:
+            p.wait(timeout=timeout)  # the first process forks the zygote and exits
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return False
+        line = _read_line(r, timeout)
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    if line == b"ok":
+        return True
+    if line == b"busy":
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            s = _connect(run_dir(root), fp)
+            if s is not None:
+                s.close()
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def stop(root: str) -> list[int]:
+    """Ends every zygote of `root` (whatever its code version) and waits for
+    them; returns their pids. Only processes that are a zygote of this root
+    are signalled."""
+    import signal
+    import time
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and is_zygote_of(int(name), root):
+            try:
+                os.kill(int(name), signal.SIGTERM)
+                pids.append(int(name))
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(is_zygote_of(p, root) for p in pids):
+        time.sleep(0.01)
+    return pids
+
+
+def zygote_roots() -> dict[int, str]:
+    """{pid: root} of every zygote on the machine."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        root = _zygote_root(int(name))
+        if root is not None:
+            out[int(name)] = root
+    return out
+
+
+def _zygote_root(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"Z":
+        return None
+    try:
+        i = argv.index(MODULE.encode())
+    except ValueError:
+        return None
+    return os.fsdecode(argv[i + 1]) if i + 1 < len(argv) else None
+
+
+def is_zygote_of(pid: int, root: str) -> bool:
+    got = _zygote_root(pid)
+    return got is not None and os.path.realpath(got) == os.path.realpath(root)
+
+
+# ------------------------------------------------------------------ the zygote
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 4 or args[2] != "--ready-fd":
+        raise SystemExit("usage: python -m engine.runtime.zygote ROOT FINGERPRINT --ready-fd N")
+    root, fp, ready_fd = os.path.abspath(args[0]), args[1], int(args[3])
+    if os.fork():
+        os._exit(0)  # the launcher reaps this first process; the zygote is nobody's child
+    os.chdir("/")
+    try:
+        lsock = _bind(root, fp)
+    except BaseException:  # noqa: BLE001 - the launcher falls back to a direct start
+        lsock = None
+    if lsock is None:
+        _say(ready_fd, b"busy\n")
+        return 0
+    # Everything a monitor and a container init need, imported once, here.
+    import gc
+    import signal
+    from . import cgroups, init, logs, monitor, protocol, seccomp, state  # noqa: F401
+    import ctypes  # noqa: F401  (seccomp.load_bpf)
+    import hashlib  # noqa: F401  (seccomp.cached_bpf: 3 ms of OpenSSL loading)
+    from ..containers import autoremove  # noqa: F401  (--rm: json, shutil)
+    from ..store import db  # noqa: F401  (--rm: sqlite3)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked monitors are reaped by the kernel
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
+    gc.collect()
+    gc.freeze()  # keep the imported objects' pages shared with every fork
+    _say(ready_fd, b"ok\n")
+    try:
+        _serve(root, fp, lsock, monitor)
+    except SystemExit:
+        pass
+    finally:
+        _unbind(root, fp)
+    return 0
+
+
+def _say(fd: int, msg: bytes) -> None:
+    try:
+        os.write(fd, msg)
+    except OSError:
+        pass
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _bind(root: str, fp: str):
+    """The listening socket, or None when another zygote of this root and code
+    holds the lock. The lock fd stays open (and locked) for our whole life."""
+    import fcntl
+    import socket
+    rdir = run_dir(root)
+    os.makedirs(rdir, mode=0o700, exist_ok=True)
+    sock_name, lock_name = _names(fp)
+    lfd = os.open(os.path.join(rdir, lock_name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lfd)
+        return None
+    global _lock_fd
+    _lock_fd = lfd
+    dfd = os.open(rdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        path = f"/proc/self/fd/{dfd}/{sock_name}"
+        try:
+            os.unlink(os.path.join(rdir, sock_name))  # a dead zygote's
+        except FileNotFoundError:
+            pass
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        old = os.umask(0o177)
+        try:
+            s.bind(path)
+        finally:
+            os.umask(old)
+        s.listen(64)
+    finally:
+        os.close(dfd)
+    return s
+
+
+def _unbind(root: str, fp: str) -> None:
+    # (the lock file stays: unlinking a file others may be locking would split the lock)
+    try:
+        os.unlink(os.path.join(run_dir(root), _names(fp)[0]))
+    except OSError:
+        pass
+
+
+def _serve(root: str, fp: str, lsock, monitor) -> None:
+    import socket
+    containers = os.path.realpath(os.path.join(root, "containers"))
+    try:
+        idle = float(os.environ.get("DOCKYARD_ZYGOTE_IDLE") or IDLE_SECONDS)
+    except ValueError:
+        idle = IDLE_SECONDS
+    lsock.settimeout(idle)
+    while True:
+        try:
+            conn, _ = lsock.accept()
+        except socket.timeout:
+            break
+        except InterruptedError:
+            continue
+        with conn:
+            _handle(conn, containers, lsock, monitor)
+    # Idle: no new client can find us once the socket file is gone; serve
+    # whoever connected in between, then leave.
+    _unbind(root, fp)
+    lsock.setblocking(False)
+    while True:
+        try:
+            conn, _ = lsock.accept()
+        except OSError:
+            break
+        with conn:
+            conn.setblocking(True)
+            _handle(conn, containers, lsock, monitor)
+
+
+def _handle(conn, containers: str, lsock, monitor) -> None:
+    import socket
+    import struct
+    conn.settimeout(5)
+    fds: list[int] = []
+    try:
+        uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+        msg, anc, _flags, _addr = conn.recvmsg(REQUEST_MAX, socket.CMSG_SPACE(4 * 4))
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += [int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, len(data) - 3, 4)]
+        for fd in fds:
+            os.set_inheritable(fd, False)
+        if uid != os.getuid():
+            conn.sendall(b"error: not our user\n")
+            return
+        verb, _, arg = msg.partition(b"\0")
+        cdir = os.path.realpath(os.fsdecode(arg))
+        name = os.path.basename(cdir)
+        if (verb != b"start" or len(fds) != 1 or os.path.dirname(cdir) != containers or len(name) != 64
+                or not all(c in "0123456789abcdef" for c in name)
+                or not os.path.isfile(os.path.join(cdir, "config.json"))):
+            conn.sendall(b"error: bad request\n")
+            return
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the monitor)
+            code = 1
+            try:
+                # A monitor holds nothing of ours: not the socket, not the
+                # lock (a flock belongs to the open file, shared across fork).
+                lsock.close()
+                conn.close()
+                os.close(_lock_fd)
+                code = _become_monitor(cdir, fds[0], monitor)
+            finally:
+                os._exit(code)
+        conn.sendall(b"ok %d\n" % pid)
+    except OSError:
+        pass
+    finally:
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _become_monitor(cdir: str, ready_fd: int, monitor) -> int:
+    import signal
+    os.setsid()
+    for sig in (signal.SIGCHLD, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    set_cmdline([sys.executable, "-m", monitor.MODULE, cdir, "--zygote"])
+    return monitor.run_forked(cdir, ready_fd)
+
+
+def set_cmdline(argv: list[str]) -> bool:
+    """Rewrites what /proc/self/cmdline shows (as setproctitle does: over the
+    original argv's memory, which the zygote padded), so that a forked monitor
+    reads as one in ps and to state.is_monitor_of. False when it does not fit."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        # fields[0] is field 3 (state); arg_start/arg_end are fields 48 and 49
+        start, end = int(fields[45]), int(fields[46])
+    except (OSError, ValueError, IndexError):
+        return False
+    data = b"\0".join(os.fsencode(a) for a in argv) + b"\0"
+    if len(data) > end - start:
+        return False
+    try:
+        with open("/proc/self/mem", "r+b", buffering=0) as f:
+            f.seek(start)
+            f.write(data + b"\0" * (end - start - len(data)))
+    except OSError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())

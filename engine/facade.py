@@ -1,9 +1,15 @@
 """The Engine facade: the one door to the store, images and containers.
 Blocking, thread-safe methods that return plain dataclasses."""
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable
 
 from .errors import DockyardError
+
+TYPE_CHECKING = False  # typing itself costs every command start 2 ms
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 Progress = Callable[[str], None] | None
 

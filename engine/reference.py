@@ -10,7 +10,7 @@ reason, because "invalid reference format" alone leaves the user guessing.
 import json
 import re
 from dataclasses import dataclass, replace
-from typing import Iterable
+from collections.abc import Iterable
 
 from .errors import AmbiguousReference, InvalidReference, NotFound
 

@@ -163,7 +163,18 @@ def _container_parsers(sub, prefix: bool) -> None:
         p.set_defaults(func=ct.inspect, type="container")
 
 
+def _cache_gettext() -> None:
+    """argparse looks up the translation of each of its ~200 message strings
+    in the locale directories as the parser is built (12 ms of every command
+    start); the answer cannot change within one process."""
+    import functools
+    lookup = getattr(argparse, "_", None)
+    if callable(lookup) and not hasattr(lookup, "cache_info"):
+        argparse._ = functools.lru_cache(maxsize=None)(lookup)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _cache_gettext()
     p = argparse.ArgumentParser(prog="dockyard", description="A terminal UI for containers, with its own engine. "
                                 "With no command, opens the TUI.")
     p.add_argument("--root", default=None, help="state root (default $DOCKYARD_ROOT or /var/lib/dockyard)")

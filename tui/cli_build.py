@@ -1,11 +1,7 @@
 """dockyard build, printing docker's plain progress."""
-import io
 import json
 import os
-import shutil
 import sys
-import tarfile
-import tempfile
 import time
 
 from engine import Engine
@@ -44,6 +40,10 @@ def _build_args(items: list[str]) -> dict:
 
 
 def build(eng: Engine, args) -> int:
+    import io
+    import shutil
+    import tarfile
+    import tempfile
     from engine.build.builder import BuildError, check_text, read_dockerfile
     tmp = None
     try:

@@ -4,14 +4,13 @@ directory without a record, which the engine sweeps at start."""
 import dataclasses
 import json
 import os
-import secrets
 import shutil
 import sqlite3
 import time
 
 from ..errors import Conflict, InvalidArgument
 from ..images.catalog import resolve
-from ..images.ingest import record_event
+from ..store.events import record_event
 from ..images.inspect import config_of, layer_chain
 from ..store import Store
 from ..store.fsutil import fsync_dir
@@ -107,7 +106,7 @@ def create(store: Store, opts: RunOptions) -> str:
 def _create(store: Store, opts: RunOptions) -> str:
     img = resolve(store, opts.image)
     image_cfg = config_of(store, img).get("config") or {}
-    cid = secrets.token_hex(32)
+    cid = os.urandom(32).hex()  # what secrets.token_hex does, without loading OpenSSL
     taken = {r["name"] for r in store.db.query("SELECT name FROM containers")}
     name = (opts.name or "").lstrip("/") or names.generate(taken)
     if not all(c.isalnum() or c in "_.-" for c in name) or not name[0].isalnum():

@@ -8,7 +8,7 @@ import signal
 import time
 
 from ..errors import Conflict, DockyardError
-from ..images.ingest import record_event
+from ..store.events import record_event
 from ..store import Store
 from ..store.fsutil import atomic_write
 from . import signals

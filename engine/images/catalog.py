@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from .. import reference
 from ..errors import Conflict, InvalidReference, NotFound
 from ..store import Store
-from .ingest import record_event
+from ..store.events import record_event
 
 
 @dataclass

@@ -7,7 +7,8 @@ from ..layers.verify import verify_layer_dir
 from ..store import Store
 from . import manifest as mf
 from .catalog import collect_garbage, reachable_layers, referenced_blobs
-from .ingest import parse_config, record_event
+from ..store.events import record_event
+from .ingest import parse_config
 
 
 @dataclass

@@ -4,7 +4,6 @@ with zstd) and unpacked into its own layer directory. Files land first (blobs,
 layer dirs, by rename); the database rows that make them visible come last, in
 one transaction, so a crash leaves only unreferenced files that a sweep removes."""
 import io
-import json
 import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
@@ -13,6 +12,7 @@ from ..errors import CorruptArchive, DigestMismatch
 from ..layers import apply_layer, chain_ids, compression
 from ..store import Store
 from ..store.blobs import CHUNK
+from ..store.events import record_event  # noqa: F401  (re-exported)
 from . import fileindex, manifest as mf
 
 
@@ -170,6 +170,3 @@ def add_image(store: Store, config: bytes, layers: list[LayerRecord], tags: list
     return image_id
 
 
-def record_event(c, kind: str, action: str, obj_id: str, attrs: dict | None = None) -> None:
-    c.execute("INSERT INTO events(time, type, action, id, attrs) VALUES (?,?,?,?,?)",
-              (time.time(), kind, action, obj_id, json.dumps(attrs or {})))

@@ -9,10 +9,8 @@ to be hashed.
 
 Only sha256 digests are accepted (the content store is sha256-only).
 """
-import hashlib
 import json
 import re
-from typing import Any
 
 from ..errors import CorruptArchive
 
@@ -50,16 +48,17 @@ OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 _SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 
-def dumps(obj: Any) -> bytes:
+def dumps(obj: object) -> bytes:
     """Compact, deterministic JSON (key order as built, UTF-8)."""
     return json.dumps(obj, separators=(",", ":"), sort_keys=False, ensure_ascii=False).encode()
 
 
 def sha256_digest(data: bytes) -> str:
+    import hashlib  # here: OpenSSL's loading is 2 ms of every command start
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def is_digest(value: Any) -> bool:
+def is_digest(value: object) -> bool:
     return isinstance(value, str) and _SHA256_RE.match(value) is not None
 
 
@@ -78,7 +77,7 @@ def descriptor(media_type: str, data_or_digest: bytes | str, size: int | None = 
             raise ValueError(f"invalid digest {digest!r}: expected sha256: and 64 lowercase hex digits")
         if not isinstance(size, int) or size < 0:
             raise ValueError("descriptor needs a size when given a digest")
-    desc: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": size}
+    desc: dict[str, object] = {"mediaType": media_type, "digest": digest, "size": size}
     if annotations:
         desc["annotations"] = dict(annotations)
     if platform:
@@ -89,7 +88,7 @@ def descriptor(media_type: str, data_or_digest: bytes | str, size: int | None = 
 def build_manifest(config_desc: dict, layer_descs: list[dict],
                    annotations: dict[str, str] | None = None) -> bytes:
     """An OCI image manifest (schemaVersion 2, mediaType set)."""
-    m: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+    m: dict[str, object] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                          "config": config_desc, "layers": list(layer_descs)}
     if annotations:
         m["annotations"] = dict(annotations)
@@ -98,7 +97,7 @@ def build_manifest(config_desc: dict, layer_descs: list[dict],
 
 def build_index(manifest_descs: list[dict], annotations: dict[str, str] | None = None) -> bytes:
     """An OCI image index."""
-    idx: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list(manifest_descs)}
+    idx: dict[str, object] = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list(manifest_descs)}
     if annotations:
         idx["annotations"] = dict(annotations)
     return dumps(idx)
@@ -127,7 +126,7 @@ def _load_object(data: bytes, what: str) -> dict:
     return obj
 
 
-def check_descriptor(desc: Any, what: str) -> dict:
+def check_descriptor(desc: object, what: str) -> dict:
     """Check the fields of a descriptor the engine relies on; return it."""
     if not isinstance(desc, dict):
         raise CorruptArchive(f"{what} is not a descriptor object")

@@ -18,7 +18,6 @@ it): the monitor is no child of ours and outlives the CLI/TUI.
 """
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -89,6 +88,7 @@ def _spawn(container_dir: str, w: int, timeout: float) -> int | None:
     status of its first process, which forks the monitor and exits at once."""
     # The monitor must run from cached bytecode: compiling its source costs
     # ~3 MB of RSS that stays for the container's whole life.
+    import subprocess
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     try:
         p = subprocess.Popen(monitor_argv(container_dir, w), pass_fds=(w,), start_new_session=True,

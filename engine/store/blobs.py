@@ -1,9 +1,13 @@
 """The OCI content store: ROOT/blobs/sha256/<hex>, each blob named by the sha256
 of its bytes. Blobs are verified when written and when read."""
-import hashlib
+from __future__ import annotations
+
 import io
 import os
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+TYPE_CHECKING = False  # typing itself costs every command start 2 ms
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 from ..errors import DigestMismatch, InvalidArgument, NotFound
 from .fsutil import fsync_dir, staging_name
@@ -26,6 +30,7 @@ class BlobWriter(io.RawIOBase):
         self._store = store
         self._expected = check_digest(expected) if expected else None
         self._what = what
+        import hashlib  # here: loading OpenSSL costs every command start 3 ms
         self._hash = hashlib.sha256()
         self.size = 0
         self._path = staging_name(store.tmp_dir, "blob")
@@ -77,6 +82,7 @@ class VerifyingReader(io.RawIOBase):
     def __init__(self, path: str, digest: str):
         self._f = open(path, "rb")
         self._digest = digest
+        import hashlib
         self._hash = hashlib.sha256()
         self._done = False
 

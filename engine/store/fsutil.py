@@ -1,7 +1,6 @@
 """Small filesystem helpers for atomic writes: every write lands by rename."""
 import os
 import shutil
-import uuid
 
 
 def fsync_dir(path: str) -> None:
@@ -14,7 +13,7 @@ def fsync_dir(path: str) -> None:
 
 def staging_name(tmp_dir: str, prefix: str) -> str:
     # The pid in the name lets the sweep at start tell whose leftovers these are.
-    return os.path.join(tmp_dir, f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    return os.path.join(tmp_dir, f"{prefix}-{os.getpid()}-{os.urandom(6).hex()}")
 
 
 def atomic_write(path: str, data: bytes, tmp_dir: str, mode: int = 0o644, durable: bool = True) -> None:

@@ -173,12 +173,86 @@ def _cache_gettext() -> None:
         argparse._ = functools.lru_cache(maxsize=None)(lookup)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Ignored:
+    """Stands in for the parser of a command that was not asked for: building
+    all ~70 of them costs every command start several milliseconds."""
+
+    def add_argument(self, *args, **kwargs):
+        return None
+
+    def set_defaults(self, **kwargs):
+        return None
+
+    def add_mutually_exclusive_group(self, **kwargs):
+        return self
+
+    def add_argument_group(self, *args, **kwargs):
+        return self
+
+    def add_subparsers(self, **kwargs):
+        return self
+
+    def add_parser(self, *args, **kwargs):
+        return self
+
+
+class _OnlyCommand:
+    """The top level's subparsers, building only `wanted`'s parser (found by
+    its name or an alias); `seen` collects every name, so that an unknown
+    command can still be told apart."""
+
+    def __init__(self, real, wanted: str):
+        self.real, self.wanted, self.seen = real, wanted, set()
+
+    def add_parser(self, name, **kwargs):
+        names = {name, *kwargs.get("aliases", ())}
+        self.seen |= names
+        return self.real.add_parser(name, **kwargs) if self.wanted in names else _Ignored()
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command in argv (after the global --root), or None when there is
+    none or an option such as --help comes first."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--root":
+            i += 2
+        elif a.startswith("--root="):
+            i += 1
+        elif a.startswith("-"):
+            return None
+        else:
+            return a
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given argv, only the parser of its command
+    (all of them when it has none, or one dockyard does not know)."""
     _cache_gettext()
+    wanted = _command_word(argv) if argv is not None else None
+    p = _top_parser()
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    if wanted is not None:
+        only = _OnlyCommand(sub, wanted)
+        _add_commands(only)
+        if wanted in only.seen:
+            return p
+        p = _top_parser()
+        sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    _add_commands(sub)
+    return p
+
+
+def _top_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dockyard", description="A terminal UI for containers, with its own engine. "
                                 "With no command, opens the TUI.")
     p.add_argument("--root", default=None, help="state root (default $DOCKYARD_ROOT or /var/lib/dockyard)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    return p
+
+
+def _add_commands(sub) -> None:
     _image_parsers(sub, prefix=False)
     img = sub.add_parser("image", help="manage images")
     img_sub = img.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
@@ -220,11 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tui", help="open the TUI (the default)")
     t.set_defaults(func=None)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     root = args.root or os.environ.get("DOCKYARD_ROOT")
     func = getattr(args, "func", None)
     if func is None:

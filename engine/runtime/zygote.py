@@ -42,9 +42,12 @@ def enabled() -> bool:
 
 
 def fingerprint() -> str:
-    """Changes whenever the code a monitor runs changes (sources, interpreter)."""
-    import hashlib
-    h = hashlib.sha256(f"{sys.executable}\0{sys.version}".encode())
+    """Changes whenever the code a monitor runs changes (sources, interpreter).
+    Two CRCs, not sha256: loading OpenSSL would cost each start 3 ms, and
+    this only has to notice an upgrade, not resist an attacker (only root can
+    write the sources or reach the socket)."""
+    import zlib
+    parts = [f"{sys.executable}\0{sys.version}"]
     engine_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for d in (engine_dir, os.path.join(engine_dir, "runtime")):
         try:
@@ -56,8 +59,9 @@ def fingerprint() -> str:
                 st = os.stat(os.path.join(d, n))
             except OSError:
                 continue
-            h.update(f"{d}/{n}\0{st.st_mtime_ns}\0{st.st_size}\0".encode())
-    return h.hexdigest()[:12]
+            parts.append(f"{d}/{n}\0{st.st_mtime_ns}\0{st.st_size}")
+    data = "\n".join(parts).encode()
+    return "%08x%08x" % (zlib.crc32(data), zlib.crc32(data[::-1]))
 
 
 def run_dir(root: str) -> str:

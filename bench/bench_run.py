@@ -148,6 +148,7 @@ def main() -> int:
         conmon_rss = rss_kb(int(conmon[0])) if conmon else 0
         sh(podman(pstate, "rm", "-f", "-t", "0", pid_), env=env)
 
+        print("API samples (ms):", [round(x * 1000) for x in api], "runc:", [round(x * 1000) for x in runc_again])
         rows = [(name, r.median) for name, r in results.items() if r.samples]
         rows.append(("dockyard Engine API (in-process)", statistics.median(api)))
         rows.append(("dockyard Engine API, DOCKYARD_ZYGOTE=0", statistics.median(api_direct)))

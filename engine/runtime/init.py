@@ -236,9 +236,16 @@ def spawn_container(bundle: str, spec: dict, stdio: tuple[int, int, int], *, tty
                 except OSError as e:
                     raise DockyardError(f"cannot create the container's pid namespace: {e.strerror}") from None
 
+        cgview = None
+        if hasattr(cgroup, "dirs") and any(m.get("type") == "cgroup" for m in spec.get("mounts") or []):
+            try:
+                cgview = rootfs.cgroup_view_for(cgroup.dirs())
+            except (OSError, ValueError):
+                cgview = None  # the child reads its own, once in the cgroup
+
         def child(sync_r, start_r, error_w):
             _run_child(error_w, lambda: _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp,
-                                                        sync_r, start_r, error_w, console))
+                                                        sync_r, start_r, error_w, console, cgview))
 
         pid, start_w, error_r = _fork(child, cgroup, new_pid_ns, own_pid_ns)
     finally:
@@ -406,7 +413,8 @@ def _wait_sync(sync_r: int) -> None:
         os._exit(SETUP_FAILED)
 
 
-def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r, start_r, error_w, console=None):
+def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r, start_r, error_w, console=None,
+                    cgview=None):
     sc.prctl(sc.PR_SET_DUMPABLE, 0)  # first: /proc/<pid>/exe is the host's python (CVE-2019-5736)
     gc.disable()  # no finalizer of a monitor object may close a fd number we reuse
     _reset_signals()
@@ -422,8 +430,9 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
         raise _Fail(f"internal error: the container's init is pid {os.getpid()}, not 1, in its pid namespace")
     # While the monitor moves us into the cgroup (a cgroup.procs write waits
     # for an RCU grace period: 1-30 ms), make the namespaces, the root and the
-    # mounts that do not depend on the cgroup. The cgroup namespace, our view
-    # of the cgroup paths and the /sys/fs/cgroup mount come after.
+    # mounts. Only the cgroup namespace must wait for the move, and with it
+    # /sys/fs/cgroup when the monitor could not tell us in advance what it
+    # will show (`cgview`) or when it is a cgroup2 mount of that namespace.
     def join(types):
         for t in types:
             try:
@@ -470,9 +479,12 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
     else:  # a prepared rootfs: pivot_root needs a mount point
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
     mounts = spec.get("mounts") or []
+    early = cgview is not None and not rootfs.cgroup_v2_only(cgview)
     later = []  # cgroup mounts that can wait until the end: no later mount is above or below them
     for i, m in enumerate(mounts):
-        if m.get("type") == "cgroup":
+        if m.get("type") == "cgroup" and early:
+            rootfs.mount_one(root, m, bundle, cgview)
+        elif m.get("type") == "cgroup":
             if not any(_nested(m.get("destination"), x.get("destination")) for x in mounts[i + 1:]):
                 later.append(m)
                 continue

@@ -281,6 +281,36 @@ def cgroup_view() -> tuple[dict[str, str], list[tuple[str, str, str, str, str]]]
     return out, mounts
 
 
+def cgroup_view_for(dirs: list[str]) -> tuple[dict[str, str], list[tuple[str, str, str, str, str]]]:
+    """What cgroup_view() will say once the caller's child has been moved into
+    the cgroup whose directories are `dirs`: computed by the monitor before
+    the fork, so that the container's init can mount /sys/fs/cgroup while the
+    move (a cgroup.procs write, waiting for an RCU grace period) is under way."""
+    paths, info = cgroup_view()
+    known = _v1_controllers()
+    for mroot, mp, fs, _, superopts in info:
+        base = mp.rstrip("/") + "/"
+        d = next((d for d in dirs if d.startswith(base)), None)
+        if d is None:
+            continue
+        rel = "/" + d[len(base):].strip("/")
+        full = (mroot.rstrip("/") + rel) if mroot != "/" else rel
+        if fs == "cgroup2":
+            paths[""] = full
+            continue
+        ctrls = {o for o in superopts.split(",") if o in known or o.startswith("name=")}
+        for k in list(paths):
+            if k and set(k.split(",")) == ctrls:
+                paths[k] = full
+    return paths, info
+
+
+def cgroup_v2_only(view) -> bool:
+    """A cgroup2-only host: /sys/fs/cgroup inside is a cgroup2 mount, which
+    must wait for the container's cgroup namespace."""
+    return any(mp == "/sys/fs/cgroup" and fs == "cgroup2" for _, mp, fs, _, _ in view[1])
+
+
 def _v1_controllers() -> set[str]:
     names = set()
     try:
@@ -306,7 +336,7 @@ def mount_cgroup(root: str, dest: str, flags: int, data: str, view) -> None:
     (cpuacct → cpu,cpuacct) are copied; the tmpfs is then remounted read-only
     too. A hierarchy the container was not put into shows the monitor's cgroup."""
     cgroups, info = view
-    v2_only = any(mp == "/sys/fs/cgroup" and fs == "cgroup2" for _, mp, fs, _, _ in info)
+    v2_only = cgroup_v2_only(view)
     with Target(root, dest) as t:
         if v2_only:
             t.mount("cgroup2", "cgroup2", flags, data)

@@ -16,7 +16,7 @@ import traceback
 
 import pytest
 
-from tests.conftest import need_root
+from tests.conftest import need_root, need_tool
 
 BUSYBOX = "/bin/busybox"
 DOCKER_CAPS = "00000000a80425fb"
@@ -649,3 +649,55 @@ def test_spawn_exec_not_running():
         return "no error"
 
     assert "is not running" in in_monitor(go)
+
+
+def test_cgroup_view_computed_before_the_move_is_the_one_after(tmp_path):
+    """The monitor tells the container's init in advance what /proc/self/cgroup
+    will say once it is in its cgroup (so that /sys/fs/cgroup is mounted while
+    the move is under way): a child really moved there reads the same."""
+    from engine.runtime import rootfs
+    from engine.runtime.cgroups import Cgroup
+    cg = Cgroup.create(f"/dockyard-viewtest-{os.getpid()}", {"pids": {"limit": 50}})
+    try:
+        predicted = rootfs.cgroup_view_for(cg.dirs())
+        r, w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (child)
+            os.close(r)
+            os.read(go_r, 1)
+            os.write(w, repr(rootfs.cgroup_view()[0]).encode())
+            os._exit(0)
+        os.close(w)
+        cg.add(pid)
+        os.write(go_w, b"x")
+        got = b""
+        while chunk := os.read(r, 65536):
+            got += chunk
+        os.waitpid(pid, 0)
+        os.close(r)
+        assert eval(got.decode()) == predicted[0]
+        assert any(p.endswith(f"dockyard-viewtest-{os.getpid()}") for p in predicted[0].values())
+    finally:
+        cg.destroy()
+
+
+def test_container_sees_its_own_limits_under_sys_fs_cgroup(tmp_path):
+    from engine import Engine
+    from engine.containers.options import RunOptions
+    need_tool("busybox")
+    eng = Engine(str(tmp_path / "root"))
+    try:
+        eng.make_starter_image()
+        cid = eng.create_container(RunOptions(image="busybox", network="none", pids_limit=77, memory=64 << 20,
+                                              command=["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max "
+                                                       "/sys/fs/cgroup/memory/memory.limit_in_bytes; "
+                                                       "grep pids /proc/self/cgroup"]))
+        eng.start_container(cid)
+        assert eng.wait_container(cid) == 0
+        from engine.runtime.logs import read_logs
+        out = [d.decode().strip() for _, _, d in read_logs(eng.container_dir(cid))]
+        assert out[:2] == ["77", str(64 << 20)] and out[2].endswith(":pids:/"), out
+        eng.remove_container(cid)
+    finally:
+        eng.close()

@@ -16,7 +16,7 @@ SIGTERM.
 A request is one message on a fresh connection, b"start\\0" + the container
 directory, with the launcher's ready pipe attached (SCM_RIGHTS); only a peer
 of our own uid is served, and only a directory ROOT/containers/<64 hex> with
-a config.json. The zygote forks and answers b"ok <pid>\\n"; the child (a new
+a config.json. The zygote answers b"ok\\n" and forks; the child (a new
 session; the listening socket closed; its command line rewritten to the
 monitor's, so ps and the engine know it) runs `monitor.run_forked`, which
 answers the ready pipe exactly as a monitor started on its own does.
@@ -104,7 +104,7 @@ def request(root: str, container_dir: str, ready_w: int, timeout: float = 10) ->
             if not chunk:
                 break
             answer += chunk
-        return answer.startswith(b"ok ")
+        return answer == b"ok\n"
     except OSError:
         return False
     finally:
@@ -377,6 +377,9 @@ def _handle(conn, containers: str, lsock, monitor) -> None:
                 or not os.path.isfile(os.path.join(cdir, "config.json"))):
             conn.sendall(b"error: bad request\n")
             return
+        # Answer first: the launcher need not wait for the fork; should it
+        # fail, the ready pipe closes unanswered and the launcher says so.
+        conn.sendall(b"ok\n")
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the monitor)
             code = 1
@@ -389,7 +392,6 @@ def _handle(conn, containers: str, lsock, monitor) -> None:
                 code = _become_monitor(cdir, fds[0], monitor)
             finally:
                 os._exit(code)
-        conn.sendall(b"ok %d\n" % pid)
     except OSError:
         pass
     finally:

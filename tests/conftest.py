@@ -55,6 +55,22 @@ def starter(engine):
     return engine.make_starter_image()
 
 
+@pytest.fixture
+def root(tmp_path, as_root):
+    """A store root holding the starter image (localhost/busybox), for tests
+    that drive the real command line; the containers a test leaves are
+    removed through it afterwards, so that leaks show up as failures."""
+    need_tool("busybox")
+    r = str(tmp_path / "root")
+    from engine import Engine
+    eng = Engine(r)
+    eng.make_starter_image()
+    eng.close()
+    yield r
+    for cid in run_cli("ps", "-aq", "--no-trunc", root=r).stdout.decode().split():
+        run_cli("rm", "-f", cid, root=r, check=False)
+
+
 def _mounts() -> set[str]:
     with open("/proc/self/mounts") as f:
         return {line.split()[1] for line in f}

@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from tests.conftest import need_tool, run_cli
+from tests.conftest import run_cli
 
 DOCKERFILE = """\
 # syntax=docker/dockerfile:1
@@ -38,17 +38,6 @@ ENV EXT=${FILE##*.}
 STOPSIGNAL SIGINT
 CMD ["sh", "-c", "cat /srv/out.txt /srv/here.txt /srv/a.txt; id -u; echo $EXT"]
 """
-
-
-@pytest.fixture
-def root(tmp_path, as_root):
-    need_tool("busybox")
-    r = str(tmp_path / "root")
-    from engine import Engine
-    eng = Engine(r)
-    eng.make_starter_image()
-    eng.close()
-    return r
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ import struct
 import tarfile
 import time
 
-import pytest
 import zstandard
 
 from engine.layers.apply import OVERLAY_OPAQUE_XATTR
-from tests.conftest import need_tool, run_cli
+from tests.conftest import run_cli
 from tests.integration.test_archive_interop import ULIMITS, work  # noqa: F401 (fixture)
 from tests.oci_schema import validate
 
@@ -48,19 +47,6 @@ DIFF = ["C /bin", "D /bin/ls", "C /etc", "D /etc/group", "C /etc/passwd", "A /ne
 PROBE = ("test ! -e /etc/group && test ! -e /bin/ls && test ! -e /var/tmp && echo gone; ls /var; cat /new/b; "
          "stat -c '%h %u:%g %a' /new/a; readlink /new/link; tail -n 1 /etc/passwd")
 PROBE_OUT = ["gone", "fresh", "hello", "2 1000:1000 640", "../new/a", "extra"]
-
-
-@pytest.fixture
-def root(tmp_path, as_root):
-    need_tool("busybox")
-    r = str(tmp_path / "root")
-    from engine import Engine
-    eng = Engine(r)
-    eng.make_starter_image()
-    eng.close()
-    yield r
-    for cid in run_cli("ps", "-aq", "--no-trunc", root=r).stdout.decode().split():
-        run_cli("rm", "-f", cid, root=r, check=False)
 
 
 def dy(root, *args, **kw):

@@ -6,24 +6,9 @@ import time
 
 import pytest
 
-from tests.conftest import need_root, need_tool, run_cli
+from tests.conftest import root, run_cli  # noqa: F401  (root: the fixture, also for modules importing it from here)
 
 DOCKER_CAPS = "00000000a80425fb"
-
-
-@pytest.fixture
-def root(tmp_path, as_root):
-    need_tool("busybox")
-    r = str(tmp_path / "root")
-    run_cli("images", root=r)  # creates the root
-    from engine import Engine
-    eng = Engine(r)
-    eng.make_starter_image()
-    eng.close()
-    yield r
-    # Remove every container the test left, by the engine, so leaks show up as failures elsewhere.
-    for cid in run_cli("ps", "-aq", "--no-trunc", root=r).stdout.decode().split():
-        run_cli("rm", "-f", cid, root=r, check=False)
 
 
 def dy(root, *args, **kw):

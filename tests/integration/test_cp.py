@@ -10,21 +10,7 @@ import tarfile
 
 import pytest
 
-from tests.conftest import need_tool, run_cli
-
-
-@pytest.fixture
-def root(tmp_path, as_root):
-    need_tool("busybox")
-    r = str(tmp_path / "root")
-    run_cli("images", root=r)  # creates the root
-    from engine import Engine
-    eng = Engine(r)
-    eng.make_starter_image()
-    eng.close()
-    yield r
-    for cid in run_cli("ps", "-aq", "--no-trunc", root=r).stdout.decode().split():
-        run_cli("rm", "-f", cid, root=r, check=False)
+from tests.conftest import run_cli
 
 
 def dy(root, *args, **kw):

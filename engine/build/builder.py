@@ -351,7 +351,7 @@ class Builder:
         elif name in ("copy", "add"):
             layer = self._copy(state, inst, detail)
         elif name == "workdir":
-            layer = self._workdir(state, detail)
+            layer = self._workdir(state, inst, detail)
         else:
             self._config_step(state, inst, detail)
         records = self._records(state)
@@ -518,7 +518,7 @@ class Builder:
         return hc
 
     # -- WORKDIR
-    def _workdir(self, state: _State, d: dict):
+    def _workdir(self, state: _State, inst: Instruction, d: dict):
         cfg = state.config.setdefault("config", {}) or {}
         state.config["config"] = cfg
         wd = posixpath.normpath(posixpath.join("/", cfg.get("WorkingDir") or "/", d["words"][0]))
@@ -526,9 +526,18 @@ class Builder:
         view = self._view(state)
         if view.lookup(wd) is not None:
             return None
+        owner = None
+        if cfg.get("User"):
+            # as BuildKit: the directories WORKDIR makes belong to the current USER
+            from ..containers.users import resolve_user
+            try:
+                u = resolve_user(view.layers, cfg["User"])
+            except InvalidArgument as e:
+                self._err(inst, str(e))
+            owner = (u["uid"], u["gid"])
         stage = self.store.tmp_dir and _mkstage(self.store)
         try:
-            self._parents(view, stage, wd, make_last=True)
+            self._parents(view, stage, wd, make_last=True, owner=owner)
             return self._layer(state, stage)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
@@ -539,9 +548,10 @@ class Builder:
         chain = layer_chain(self.store, get_image(self.store, state.image_id))
         return MergedView([l["path"] for l in chain][::-1])
 
-    def _parents(self, view: MergedView, stage: str, path: str, make_last: bool) -> None:
+    def _parents(self, view: MergedView, stage: str, path: str, make_last: bool,
+                 owner: tuple[int, int] | None = None) -> None:
         """Make the directories leading to `path` in the staging dir, with the
-        metadata the image gives them (new ones: 0755 root)."""
+        metadata the image gives them (new ones: 0755, root or `owner`)."""
         parts = [p for p in path.strip("/").split("/") if p]
         upto = parts if make_last else parts[:-1]
         for k in range(1, len(upto) + 1):
@@ -560,6 +570,8 @@ class Builder:
                 raise InvalidArgument(f"cannot create directory /{rel}: a file is in the way")
             else:
                 os.chmod(host, 0o755)
+                if owner is not None:
+                    os.chown(host, *owner)
 
     def _layer(self, state: _State, upper: str):
         from ..containers.commit import write_layer

@@ -255,3 +255,20 @@ def test_dockerfile_and_context_from_stdin(root, ctx, tmp_path):
         tf.addfile(info, io.BytesIO(data))
     run_cli("build", "-t", "tarctx", "-", root=root, input=buf.getvalue())
     assert run_cli("run", "--rm", "tarctx", "cat", "/b", root=root).stdout == b"world\n"
+
+
+def test_workdir_made_under_user_belongs_to_that_user(root, ctx):
+    """As BuildKit: the directories WORKDIR makes belong to the current USER,
+    so the next RUN as that user can write there; existing ones keep theirs."""
+    (ctx / "Dockerfile").write_text(
+        "FROM localhost/busybox:latest\n"
+        "USER nobody\n"
+        "WORKDIR /home/app/data\n"
+        "RUN touch made-by-nobody && stat -c '%U %a' /home/app /home/app/data /tmp made-by-nobody\n")
+    p = build(root, ctx, "-t", "wd")
+    assert p.returncode == 0, p.stderr.decode()
+    out = run_cli("run", "--rm", "--user", "0", "wd", "stat", "-c", "%U %a %n", "/home/app", "/home/app/data",
+                  "/tmp", "/home/app/data/made-by-nobody", root=root).stdout.decode().splitlines()
+    assert out[0] == "nobody 755 /home/app" and out[1] == "nobody 755 /home/app/data"
+    assert out[2].startswith("root ")
+    assert out[3].startswith("nobody ")

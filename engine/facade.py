@@ -150,6 +150,11 @@ class Engine:
         from .images.catalog import prune
         return prune(self.store, all_unused)
 
+    def prune_build_cache(self) -> tuple[list[str], int]:
+        """Forget the build cache; returns the removed intermediate images and the bytes reclaimed."""
+        from .images.catalog import prune_build_cache
+        return prune_build_cache(self.store)
+
     def inspect_image(self, ref: str) -> dict:
         from .images.catalog import resolve
         from .images.inspect import inspect_image

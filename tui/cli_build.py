@@ -23,6 +23,28 @@ def add_parsers(sub) -> None:
                    "parsed instructions")
     p.add_argument("context", metavar="CONTEXT", help="a directory, or - for a tar on stdin")
     p.set_defaults(func=build)
+    builder = sub.add_parser("builder", help="manage the build cache")
+    bs = builder.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    p = bs.add_parser("prune", help="remove the build cache")
+    p.add_argument("-a", "--all", action="store_true", help="accepted for docker's sake: all of it goes either way")
+    p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=builder_prune)
+
+
+def builder_prune(eng: Engine, args) -> int:
+    if not args.force and sys.stdin.isatty():
+        ans = input("WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] ")
+        if ans.strip().lower() not in ("y", "yes"):
+            return 0
+    from .fmt import human_size
+    removed, reclaimed = eng.prune_build_cache()
+    if removed:
+        print("Deleted build cache objects:")
+        for iid in removed:
+            print(iid.split(":", 1)[-1])
+        print()
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
+    return 0
 
 
 def _build_args(items: list[str]) -> dict:

@@ -167,6 +167,26 @@ def prune(store: Store, all_unused: bool = False) -> tuple[list[tuple[str, str]]
         return out, max(0, before - _disk_usage(store))
 
 
+def prune_build_cache(store: Store) -> tuple[list[str], int]:
+    """docker builder prune: forget every cached build step, and remove the
+    intermediate images only the cache kept (untagged, no container uses
+    them). Returns the removed image ids and the bytes reclaimed."""
+    with store.lock.exclusive():
+        before = _disk_usage(store)
+        removed: list[str] = []
+        with store.db.tx() as c:
+            cached = {r[0] for r in c.execute("SELECT image_id FROM build_cache")}
+            c.execute("DELETE FROM build_cache")
+            used = {r[0] for r in c.execute("SELECT DISTINCT image_id FROM containers")}
+            tagged = {r[0] for r in c.execute("SELECT DISTINCT image_id FROM tags")}
+            for iid in sorted(cached - used - tagged):
+                c.execute("DELETE FROM images WHERE id = ?", (iid,))
+                removed.append(iid)
+                record_event(c, "image", "delete", iid, {"build_cache": True})
+        collect_garbage(store)
+        return removed, max(0, before - _disk_usage(store))
+
+
 def _disk_usage(store: Store) -> int:
     total = 0
     for d in store.blobs.all():

@@ -272,3 +272,25 @@ def test_workdir_made_under_user_belongs_to_that_user(root, ctx):
     assert out[0] == "nobody 755 /home/app" and out[1] == "nobody 755 /home/app/data"
     assert out[2].startswith("root ")
     assert out[3].startswith("nobody ")
+
+
+def test_builder_prune_forgets_the_cache_and_keeps_tagged_images(root, ctx):
+    build(root, ctx, "-t", "demo:1")
+    cached_before = build(root, ctx, "-t", "demo:1")
+    assert all(c for t, c in steps(cached_before.stderr).values() if " FROM " not in t and " ARG " not in t)
+    assert "<none>" in run_cli("images", "-a", root=root).stdout.decode()
+    df_before = run_cli("system", "df", root=root).stdout.decode()
+    p = run_cli("builder", "prune", "-f", root=root)
+    out = p.stdout.decode()
+    assert out.startswith("Deleted build cache objects:") and "Total reclaimed space:" in out
+    # the intermediate images are gone, the tagged one stays and runs
+    assert "<none>" not in run_cli("images", "-a", root=root).stdout.decode()
+    assert run_cli("run", "--rm", "demo:1", "true", root=root).returncode == 0
+    build_cache_row = [l for l in run_cli("system", "df", root=root).stdout.decode().splitlines()
+                       if l.startswith("Build Cache")]
+    assert build_cache_row and build_cache_row[0].split()[4] == "0B", (df_before, build_cache_row)
+    # and the next build starts from scratch: nothing CACHED
+    again = build(root, ctx, "-t", "demo:1")
+    work = {n: v for n, v in steps(again.stderr).items() if " FROM " not in v[0] and " ARG " not in v[0]}
+    assert work and not any(c for _, c in work.values()), again.stderr.decode()
+    assert run_cli("builder", "prune", "-f", root=root).returncode == 0

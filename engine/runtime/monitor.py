@@ -133,7 +133,7 @@ def _serve(cdir: str, ready_fd: int, reexec: bool) -> int:
         from .state import rfc3339_nano, write_state
         write_state(".", {"status": "running", "pid": handoff["pid"], "monitor_pid": os.getpid(),
                           "started_at": rfc3339_nano(handoff["started_ns"]), "finished_at": None,
-                          "exit_code": None, "oom_killed": False, "error": None})
+                          "exit_code": None, "oom_killed": False, "error": None}, durable=False)
         ready_fd = _answer(ready_fd, {"ok": True, "pid": handoff["pid"], "monitor_pid": os.getpid()})
     cdir = os.getcwd()
     if not reexec:
@@ -809,7 +809,7 @@ class Monitor:
         from .state import rfc3339_nano
         self._write_state(".", {"status": "running", "pid": self.pid, "monitor_pid": os.getpid(),
                                 "started_at": rfc3339_nano(self.started_ns), "finished_at": None,
-                                "exit_code": None, "oom_killed": False, "error": None})
+                                "exit_code": None, "oom_killed": False, "error": None}, durable=False)
 
     def _start(self) -> None:
         if self.start_w is not None:

@@ -66,14 +66,17 @@ def read_state(container_dir: str) -> dict:
         return {"status": "unknown", "error": "state.json is not valid JSON"}
 
 
-def write_state(container_dir: str, state: dict) -> None:
+def write_state(container_dir: str, state: dict, durable: bool = True) -> None:
+    """Atomic always; `durable` (fsync) for what must survive a power cut (the
+    exit code), not for "running", which a reboot makes untrue anyway."""
     path = os.path.join(container_dir, STATE_FILE)
     tmp = f"{path}.tmp{os.getpid()}"
     data = dumps(state).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -100,8 +100,10 @@ def is_monitor_of(pid: int, container_dir: str | None) -> bool:
     i = argv.index(MONITOR_MODULE)
     if i + 1 >= len(argv):
         return False
-    want = os.path.realpath(container_dir)
     got = argv[i + 1].decode(errors="surrogateescape")
+    if got == container_dir:
+        return True  # the common case, without two realpath walks (ps asks this of every container)
+    want = os.path.realpath(container_dir)
     return os.path.realpath(got) == want or os.path.basename(got.rstrip("/")) == os.path.basename(want)
 
 

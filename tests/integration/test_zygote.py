@@ -182,3 +182,20 @@ def test_only_its_user_reaches_the_zygote(eng):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_many_commands_at_once_on_a_new_root_share_one_zygote(root):
+    """Eight `run --rm` at once where no zygote runs yet: they race to start
+    one; all succeed, and one zygote is left."""
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    env = {k: v for k, v in os.environ.items() if k != "DOCKYARD_ZYGOTE"}
+    env.update(DOCKYARD_ROOT=root, PYTHONPATH=ROOT)
+    assert _zygotes(root) == []
+    procs = [subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--rm", "busybox", "echo", f"n{i}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT) for i in range(8)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [e.decode() for _, e in outs]
+    assert sorted(o.decode().strip() for o, _ in outs) == [f"n{i}" for i in range(8)]
+    assert len(_zygotes(root)) == 1

@@ -21,7 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import (REPO, Bench, cleanup_runroots, dockyard, measure, peer_env,  # noqa: E402
-                          podman, sh, unmount_under)
+                          podman, sh, stop_zygotes_under, unmount_under)
 
 ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 
@@ -150,6 +150,7 @@ def main() -> int:
         unmount_under(work)
         subprocess.run(podman(pstate, "system", "reset", "-f"), env=env, capture_output=True)
         cleanup_runroots()
+        stop_zygotes_under(work)
         unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
 

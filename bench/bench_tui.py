@@ -31,6 +31,8 @@ sys.path.insert(0, REPO)
 PY = os.path.join(REPO, ".venv", "bin", "python")
 if not os.path.exists(PY):
     PY = sys.executable
+from bench.common import stop_zygotes_under  # noqa: E402
+
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 W, H = 160, 48
 
@@ -219,6 +221,7 @@ def main() -> int:
             except Exception:
                 pass
         eng.close()
+        stop_zygotes_under(args.work)
         shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(os.path.join(REPO, "bench", "results"), exist_ok=True)
     out = os.path.join(REPO, "bench", "results", f"{dt.date.today().isoformat()}-tui.json")

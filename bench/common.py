@@ -199,10 +199,24 @@ def unmount_under(path: str) -> None:
         subprocess.run(["umount", "-l", mp], capture_output=True)
 
 
+def stop_zygotes_under(path: str) -> None:
+    """Ends the monitor zygotes of dockyard roots under `path` (they would
+    otherwise idle on for minutes after their root is gone)."""
+    try:
+        from engine.runtime import zygote
+    except ImportError:
+        return
+    path = os.path.realpath(path)
+    for root in set(zygote.zygote_roots().values()):
+        if os.path.realpath(root) == path or os.path.realpath(root).startswith(path + "/"):
+            zygote.stop(root)
+
+
 def remove_tree(path: str) -> None:
     global _last_big_delete
     if not os.path.lexists(path):
         return
+    stop_zygotes_under(path)
     unmount_under(path)
     shutil.rmtree(path, ignore_errors=True)
     if os.path.lexists(path):  # read-only dirs or immutable bits left by a peer

@@ -165,6 +165,12 @@ class Engine:
         from .images.inspect import history
         return history(self.store, resolve(self.store, ref))
 
+    def info(self) -> dict:
+        """docker info's facts (engine/info.py)."""
+        from .info import system_info
+        n_images = self.store.db.query("SELECT COUNT(*) AS n FROM images")[0]["n"]
+        return system_info(self.store, self.containers(all=True), n_images)
+
     def disk_usage(self) -> DiskUsage:
         imgs = self.images(all=True)
         active = [i for i in imgs if i.containers]

@@ -288,6 +288,13 @@ def _add_commands(sub) -> None:
     from . import cli_build
     cli_build.add_parsers(sub)
 
+    for s, name in ((sub, "info"), (ss, "info")):
+        i = s.add_parser(name, help="show the engine's and the host's set-up")
+        i.add_argument("-f", "--format", choices=["text", "json"], default="text")
+        i.set_defaults(func=im.info)
+    v = sub.add_parser("version", help="show dockyard's version")
+    v.set_defaults(func=im.version)
+
     c = sub.add_parser("check", help="verify the whole store")
     c.add_argument("--repair", action="store_true", help="remove what cannot be trusted")
     c.set_defaults(func=im.check)

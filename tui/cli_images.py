@@ -178,6 +178,51 @@ def system_df(eng: Engine, args) -> int:
     return 0
 
 
+def info(eng: Engine, args) -> int:
+    i = eng.info()
+    if args.format == "json":
+        print(json.dumps(i))
+        return 0
+    lines = ["Server:",
+             f" Containers: {i['Containers']}",
+             f"  Running: {i['ContainersRunning']}",
+             f"  Paused: {i['ContainersPaused']}",
+             f"  Stopped: {i['ContainersStopped']}",
+             f" Images: {i['Images']}",
+             f" Server Version: {i['ServerVersion']}",
+             f" Storage Driver: {i['Driver']}"]
+    lines += [f"  {k}: {v}" for k, v in i["DriverStatus"]]
+    lines += [f" Logging Driver: {i['LoggingDriver']}",
+              f" Cgroup Driver: {i['CgroupDriver']}",
+              f" Cgroup Version: {i['CgroupVersion']} ({i['CgroupMode']})",
+              f" Default Runtime: {i['DefaultRuntime']}",
+              " Security Options:"]
+    lines += [f"  {o.split(',')[0].removeprefix('name=')}" + "".join(
+        f"\n   {p.split('=')[0].capitalize()}: {p.split('=', 1)[1]}" for p in o.split(",")[1:])
+        for o in i["SecurityOptions"]]
+    lines += [f" Kernel Version: {i['KernelVersion']}",
+              f" Operating System: {i['OperatingSystem']}",
+              f" OSType: {i['OSType']}",
+              f" Architecture: {i['Architecture']}",
+              f" CPUs: {i['NCPU']}",
+              f" Total Memory: {i['MemTotal'] / 2 ** 30:.4g}GiB",
+              f" Docker Root Dir: {i['DockerRootDir']}",
+              f" Monitor Zygote: {'pid ' + str(i['Zygote']['Pid']) if i['Zygote'] else 'not running'}"]
+    print("\n".join(lines))
+    for w in i["Warnings"]:
+        print(w, file=sys.stderr)
+    return 0
+
+
+def version(eng: Engine, args) -> int:
+    import platform
+    from engine.info import version as v
+    print(f"Client: dockyard\n Version: {v()}\n Python: {platform.python_version()}\n"
+          f" OS/Arch: linux/{platform.machine()}\n\nServer: dockyard engine (in-process)\n Version: {v()}\n"
+          f" Kernel: {platform.release()}")
+    return 0
+
+
 def check(eng: Engine, args) -> int:
     rep = eng.check(repair=args.repair)
     for p in rep.problems:

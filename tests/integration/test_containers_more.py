@@ -129,3 +129,17 @@ def test_no_leaks_over_many_cycles(root):  # noqa: F811
         assert not [c for c in leftover_cgroups() if os.path.basename(c) in ids]
     finally:
         eng.close()
+
+
+def test_info_and_version(root):  # noqa: F811
+    cid = dy(root, "run", "-d", "busybox", "sleep", "300").stdout.decode().strip()
+    dy(root, "create", "busybox", "true")
+    i = json.loads(dy(root, "info", "--format", "json").stdout)
+    assert (i["Containers"], i["ContainersRunning"], i["ContainersStopped"], i["Images"]) == (2, 1, 1, 1)
+    assert i["DockerRootDir"] == root and i["Driver"] == "overlay" and i["CgroupDriver"] == "cgroupfs"
+    assert i["CgroupMode"] in ("v1", "v2", "hybrid") and i["NCPU"] >= 1 and i["MemTotal"] > 0
+    assert i["Zygote"] and i["Zygote"]["Pid"] > 0   # the run above started it
+    text = dy(root, "system", "info").stdout.decode()
+    assert " Containers: 2\n  Running: 1\n" in text and f"Docker Root Dir: {root}" in text
+    assert dy(root, "version").stdout.decode().startswith("Client: dockyard\n Version: ")
+    dy(root, "rm", "-f", cid)

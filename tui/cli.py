@@ -23,7 +23,7 @@ def _image_parsers(sub, prefix: bool) -> None:
     p.add_argument("-a", "--all", action="store_true", help="show all images")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image ids")
     p.add_argument("--digests", action="store_true", help="show digests")
-    p.add_argument("--format", help="json: one JSON object per image")
+    p.add_argument("--format", help="json, table TEMPLATE, or a Go template: '{{.Repository}}:{{.Tag}}'")
     p.set_defaults(func=im.images)
 
     p = sub.add_parser(name("rm"), help="remove images")
@@ -55,6 +55,7 @@ def _image_parsers(sub, prefix: bool) -> None:
 
     p = sub.add_parser(name("inspect"), help="show details as JSON" if not prefix else "show an image's details as JSON")
     p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("-f", "--format", help="a Go template: '{{.Id}}', '{{json .Config}}'")
     if prefix:
         p.set_defaults(func=ct.inspect, type="image")
     else:
@@ -91,7 +92,7 @@ def _container_parsers(sub, prefix: bool) -> None:
     p.add_argument("-s", "--size", action="store_true", help="show the writable layer's size and the virtual size")
     p.add_argument("--no-trunc", action="store_true")
     p.add_argument("-f", "--filter", action="append", default=[], help="status=, name=, id=")
-    p.add_argument("--format", help="json")
+    p.add_argument("--format", help="json, table TEMPLATE, or a Go template: '{{.ID}}\\t{{.Names}}'")
     p.set_defaults(func=ct.ps)
 
     p = sub.add_parser("start", help="start stopped containers")
@@ -160,6 +161,7 @@ def _container_parsers(sub, prefix: bool) -> None:
         p.set_defaults(func=ct.prune)
         p = sub.add_parser("inspect", help="show a container's details as JSON")
         p.add_argument("names", nargs="+")
+        p.add_argument("-f", "--format", help="a Go template: '{{.State.Pid}}'")
         p.set_defaults(func=ct.inspect, type="container")
 
 
@@ -290,7 +292,7 @@ def _add_commands(sub) -> None:
 
     for s, name in ((sub, "info"), (ss, "info")):
         i = s.add_parser(name, help="show the engine's and the host's set-up")
-        i.add_argument("-f", "--format", choices=["text", "json"], default="text")
+        i.add_argument("-f", "--format", help="json, or a Go template: '{{.ServerVersion}}'")
         i.set_defaults(func=im.info)
     v = sub.add_parser("version", help="show dockyard's version")
     v.set_defaults(func=im.version)

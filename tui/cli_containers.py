@@ -219,6 +219,13 @@ def status_text(c) -> str:
     return c.status.capitalize()
 
 
+def docker_time(ts: float | None) -> str:
+    """How docker's ps and images print CreatedAt: 2026-11-27 14:58:12 +0000 UTC."""
+    if not ts:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(ts))
+
+
 def ps(eng: Engine, args) -> int:
     want = {}
     for f in args.filter:
@@ -237,15 +244,15 @@ def ps(eng: Engine, args) -> int:
         if shown:
             print("\n".join(c.short_id if not args.no_trunc else c.id for c in shown))
         return 0
-    if args.format == "json":
-        for c in shown:
-            print(json.dumps({"Command": json.dumps(c.command), "CreatedAt": c.created, "ID": c.short_id,
-                              "Image": c.image, "Names": c.name, "Ports": "", "RunningFor": ago(c.created),
-                              "Size": f"{human_size(c.size_rw)} (virtual {human_size(c.size_root_fs)})"
-                              if args.size else "", "State": c.status, "Status": status_text(c)}))
+    from .cli_format import PS_HEADERS, is_custom, print_objects
+    if is_custom(args.format):
+        print_objects([{"Command": json.dumps(c.command), "CreatedAt": docker_time(c.created),
+                        "ID": c.id if args.no_trunc else c.short_id, "Image": c.image, "Labels": "", "Mounts": "",
+                        "Names": c.name, "Networks": "", "Ports": "", "RunningFor": ago(c.created),
+                        "Size": f"{human_size(c.size_rw)} (virtual {human_size(c.size_root_fs)})"
+                        if args.size else "", "State": c.status, "Status": status_text(c)} for c in shown],
+                      args.format, PS_HEADERS)
         return 0
-    if args.format:
-        raise InvalidArgument(f"unsupported --format {args.format!r}: use json")
     headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"] + (["SIZE"] if args.size else [])
     rows = []
     for c in shown:
@@ -314,6 +321,8 @@ def exec_(eng: Engine, args) -> int:
 
 def inspect(eng: Engine, args) -> int:
     from engine.errors import NotFound
+
+    from .cli_format import print_inspect
     docs = []
     for ref in args.names:
         kind = getattr(args, "type", None)
@@ -327,9 +336,9 @@ def inspect(eng: Engine, args) -> int:
                         raise
             docs.append(eng.inspect_image(ref))
         except NotFound:
-            print(json.dumps(docs, indent=4))
+            print_inspect(docs, args.format)
             raise NotFound(f"no such object: {ref}") from None
-    print(json.dumps(docs, indent=4))
+    print_inspect(docs, args.format)
     return 0
 
 

@@ -30,17 +30,16 @@ def images(eng: Engine, args) -> int:
                 seen.append(img.short_id)
         print("\n".join(seen)) if seen else None
         return 0
-    if args.format == "json":
-        for repo, tag, img in rows:
-            print(json.dumps({"Containers": str(img.containers), "CreatedAt": img.created or "",
-                              "CreatedSince": ago(img.created_ts), "Digest": img.digest, "ID": img.short_id,
-                              "Repository": repo, "SharedSize": human_size(img.shared_size),
-                              "Size": human_size(img.size), "Tag": tag,
-                              "UniqueSize": human_size(img.size - img.shared_size),
-                              "VirtualSize": human_size(img.size)}))
+    from .cli_format import IMAGE_HEADERS, is_custom, print_objects
+    if is_custom(args.format):
+        from .cli_containers import docker_time
+        print_objects([{"Containers": str(img.containers), "CreatedAt": docker_time(img.created_ts),
+                        "CreatedSince": ago(img.created_ts), "Digest": img.digest, "ID": img.short_id,
+                        "Repository": repo, "SharedSize": human_size(img.shared_size),
+                        "Size": human_size(img.size), "Tag": tag,
+                        "UniqueSize": human_size(img.size - img.shared_size),
+                        "VirtualSize": human_size(img.size)} for repo, tag, img in rows], args.format, IMAGE_HEADERS)
         return 0
-    if args.format:
-        raise InvalidArgument(f"unsupported --format {args.format!r}: use json")
     headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
     out = []
     for repo, tag, img in rows:
@@ -155,8 +154,8 @@ def history(eng: Engine, args) -> int:
 
 
 def inspect(eng: Engine, args) -> int:
-    docs = [eng.inspect_image(ref) for ref in args.names]
-    print(json.dumps(docs, indent=4))
+    from .cli_format import print_inspect
+    print_inspect([eng.inspect_image(ref) for ref in args.names], args.format)
     return 0
 
 
@@ -180,8 +179,9 @@ def system_df(eng: Engine, args) -> int:
 
 def info(eng: Engine, args) -> int:
     i = eng.info()
-    if args.format == "json":
-        print(json.dumps(i))
+    if args.format and args.format != "text":
+        from .cli_format import print_objects
+        print_objects([i], args.format, {})
         return 0
     lines = ["Server:",
              f" Containers: {i['Containers']}",

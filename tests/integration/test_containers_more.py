@@ -143,3 +143,23 @@ def test_info_and_version(root):  # noqa: F811
     assert " Containers: 2\n  Running: 1\n" in text and f"Docker Root Dir: {root}" in text
     assert dy(root, "version").stdout.decode().startswith("Client: dockyard\n Version: ")
     dy(root, "rm", "-f", cid)
+
+
+def test_format_templates_as_docker(root):  # noqa: F811
+    cid = dy(root, "run", "-d", "--name", "web", "busybox", "sleep", "300").stdout.decode().strip()
+    dy(root, "create", "--name", "idle", "busybox", "true")
+    assert dy(root, "ps", "-a", "--format", "{{.Names}}\\t{{.State}}").stdout.decode().splitlines() == \
+        ["idle\tcreated", "web\trunning"]
+    lines = dy(root, "ps", "--format", "table {{.ID}}\\t{{.Names}}").stdout.decode().splitlines()
+    assert lines[0].split() == ["CONTAINER", "ID", "NAMES"] and lines[1].split() == [cid[:12], "web"]
+    assert dy(root, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.decode().split() == \
+        ["localhost/busybox:latest"]
+    pid = dy(root, "inspect", "-f", "{{.State.Pid}}", "web").stdout.decode().strip()
+    assert int(pid) > 1 and os.path.exists(f"/proc/{pid}")
+    assert dy(root, "inspect", "--format", "{{json .Config.Cmd}} {{.Name}}", "web", "idle").stdout.decode() \
+        .splitlines() == ['["sleep","300"] /web', '["true"] /idle']
+    assert dy(root, "image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "busybox").stdout.decode().strip() \
+        .startswith("linux/")
+    bad = dy(root, "ps", "--format", "{{.Names")
+    assert bad.returncode == 125 and b"template parsing error: unclosed action" in bad.stderr
+    dy(root, "rm", "-f", "web", "idle")

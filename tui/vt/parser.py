@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 
+from .jump import jump as _jump
 from .screen import Screen
 
 # one match: a run of printable text (group 1), then one control or sequence
@@ -47,11 +48,17 @@ class Parser:
 
     def __init__(self, screen: Screen):
         self.screen = screen
-        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._decode = self._decoder.decode
         self._pending = ""
 
     def feed(self, data: bytes) -> None:
         self.feed_text(self._decode(data))
+
+    def jump(self, data: bytes, start: int = 0) -> int:
+        """Consumes a flood of plain lines in `data` from `start` without
+        parsing it (jump.py); returns the bytes consumed."""
+        return _jump(self, data, start)
 
     def feed_text(self, text: str) -> None:
         if self._pending:
@@ -234,3 +241,9 @@ class Terminal:
 
     def feed(self, data: bytes) -> None:
         self.parser.feed(data)
+
+    def jump(self, data: bytes, start: int = 0) -> int:
+        """Consumes a flood of plain lines in `data` from `start` at once
+        (jump.py): the same screen and scrollback as feed(), far faster.
+        Returns how many bytes it took; feed() the rest."""
+        return self.parser.jump(data, start)

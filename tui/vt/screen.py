@@ -16,8 +16,10 @@ import base64
 import binascii
 import re
 import unicodedata
-from collections import deque
 from typing import NamedTuple, Optional, Union
+
+from .line import Line
+from .scrollback import Scrollback
 
 Color = Union[None, int, str]   # None: default; 0-255: palette; "#rrggbb": truecolor
 
@@ -92,28 +94,12 @@ DEC_GRAPHICS = str.maketrans({
 })
 
 
-class Line:
-    __slots__ = ("chars", "styles", "wrapped")
-
-    def __init__(self, cols: int, style: int = 0):
-        self.chars = [" "] * cols
-        self.styles = [style] * cols
-        self.wrapped = False   # the text continues on the next line (autowrap)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.chars)
-
-    def __repr__(self) -> str:
-        return f"Line({self.text!r})"
-
-
 class Screen:
     def __init__(self, cols: int = 80, rows: int = 24, scrollback: int = 1000):
         self.cols = max(1, cols)
         self.rows = max(1, rows)
         self.scrollback_max = scrollback
-        self.scrollback: deque[Line] = deque(maxlen=scrollback if scrollback > 0 else 0)
+        self.scrollback = Scrollback(scrollback)   # read like a deque of Lines
         self.styles: list[Style] = [DEFAULT_STYLE]
         self._style_ids: dict[Style, int] = {DEFAULT_STYLE: 0}
         self._sgr_cache: dict[tuple[int, str], int] = {}
@@ -123,6 +109,7 @@ class Screen:
         self.title = ""
         self.icon_title = ""
         self.bells = 0
+        self.scrolled = 0   # lines that ever left the top of the screen (kept or not): moves selections along
         self.reset()
 
     # -- state ---------------------------------------------------------------
@@ -436,6 +423,7 @@ class Screen:
             old = lines.pop(0)
             if not self.in_alternate and self.scrollback_max > 0:
                 self.scrollback.append(old)
+            self.scrolled += 1
             sid = self.style_id
             lines.append(Line(self.cols, self._erase_ids.get(sid) if sid in self._erase_ids
                               else self._erase_id()))
@@ -446,6 +434,8 @@ class Screen:
         n = min(n, bottom - top + 1)
         lines = self.lines
         keep = top == 0 and not self.in_alternate and self.scrollback_max > 0
+        if top == 0:
+            self.scrolled += n
         for _ in range(n):
             old = lines.pop(top)
             if keep:
@@ -735,6 +725,8 @@ class Screen:
                     old = lines.pop(0)
                     if not alt and self.scrollback_max > 0:
                         self.scrollback.append(old)
+                    if alt == self.in_alternate:
+                        self.scrolled += 1
                 if alt == self.in_alternate:
                     self.y -= excess
                 del lines[rows:]

@@ -36,6 +36,9 @@ class ConsoleApp(App, inherit_bindings=False):
     def on_console_view_exited(self, message: ConsoleView.Exited) -> None:
         self.events.append(("exited", message.code))
 
+    def on_console_view_changed(self, message: ConsoleView.Changed) -> None:
+        self.events.append(("changed", message.what))
+
 
 @pytest.fixture
 def engine(root):  # noqa: F811
@@ -147,13 +150,13 @@ def test_exec_console(root, engine):  # noqa: F811
 
 
 def test_flood_does_not_stop_keys(root, engine):  # noqa: F811
-    """A small budget and queue limit, so that the UI parses slower than `yes`
-    writes: the socket stops being read (backpressure) and keys still get
-    through: ctrl-c stops the flood and the next command runs."""
+    """A small budget and queue limit, and no jumps, so that the UI parses
+    slower than `yes` writes: the socket stops being read (backpressure) and
+    keys still get through: ctrl-c stops the flood and the next command runs."""
     start_shell(root, "con3")
 
     async def go():
-        app = ConsoleApp(engine, "con3", "attach", budget=4096, queue_limit=16 * 1024)
+        app = ConsoleApp(engine, "con3", "attach", budget=4096, queue_limit=16 * 1024, jump=False)
         async with app.run_test(size=(80, 24)) as pilot:
             c = app.view
             await until(pilot, lambda: c.connected, what="the console to connect")
@@ -207,3 +210,162 @@ def test_scrollback_by_keys_and_wheel(root, engine):  # noqa: F811
             assert sent == [b"\x1b[<64;5;3M"] and c._back == 0
 
     run(go())
+
+
+def test_flood_is_jumped_over_and_keys_echo(root, engine):  # noqa: F811
+    """`yes` in the foreground of an exec console with the default settings:
+    the console passes over the flood (most of it would scroll out of the
+    scrollback unseen), typed keys are echoed by the tty behind it and reach
+    the screen, ctrl-c stops it and the screen and scrollback hold y lines."""
+    start_shell(root, "con5")
+
+    async def go():
+        app = ConsoleApp(engine, "con5", "exec")
+        async with app.run_test(size=(80, 24)) as pilot:
+            c = app.view
+            await ready(pilot, c)
+            await type_line(pilot, "yes")
+            await until(pilot, lambda: c.jumped > 1_000_000, timeout=30, what="a jump over the flood")
+            seen = c.received
+            fed = []
+            real_feed = c.terminal.feed
+            c.terminal.feed = lambda data: (fed.append(data), real_feed(data))
+            real_jump = c.terminal.jump
+            c.terminal.jump = lambda data, start=0: (n := real_jump(data, start), fed.append(data[start:start + n]))[0]
+            await pilot.press("Z")
+            await until(pilot, lambda: any(b"Z" in d for d in fed), timeout=30, what="the echo of Z behind the flood")
+            assert c.received > seen
+            await pilot.press("ctrl+c")
+            await type_line(pilot, "echo ali''ve")
+            await until(pilot, lambda: "alive" in lines(c), timeout=30, what="alive after the flood")
+            back = [line.text.rstrip() for line in list(c.screen_model.scrollback)[-100:]]
+            assert back.count("y") > 90
+            assert c.connected
+
+    run(go())
+
+
+async def seq_screen(pilot, c, n: int = 200) -> None:
+    await type_line(pilot, f"seq 1 {n}")
+    await until(pilot, lambda: str(n) in lines(c), what="seq's output")
+    await until(pilot, lambda: lines(c)[c.screen_model.y].endswith("#"), what="the prompt after seq")
+
+
+def test_copy_mode_keys_copy_from_the_scrollback(root, engine):  # noqa: F811
+    start_shell(root, "con6")
+
+    async def go():
+        app = ConsoleApp(engine, "con6", "attach")
+        async with app.run_test(size=(80, 24)) as pilot:
+            c = app.view
+            await until(pilot, lambda: c.connected, what="the console to connect")
+            await pilot.press("enter")
+            await ready(pilot, c)
+            await seq_screen(pilot, c)
+            sent = []
+            real_send = c.send
+            c.send = lambda data: (sent.append(data), real_send(data))
+            await pilot.press("f5")
+            assert c.copy is not None and ("changed", "copy") in app.events
+            assert "[copy" in "".join(s.text for s in c.render_line(0))
+            assert c.copy.row == c.screen_model.y   # it starts at the terminal's cursor
+            # the prompt is below "200": 30 rows up is "171", in the scrollback
+            await pilot.press(*["k"] * 30)
+            assert c._back > 0 and c.copy.row < 0
+            await pilot.press("0", "v", "j", "j", "$")
+            shown = "".join(s.text for s in c.render_line(c.copy.row + c._back))
+            assert shown.startswith("173")
+            await pilot.press("y")
+            assert app.clipboard == "171\n172\n173"
+            assert c.copy is None and c._back == 0
+            assert sent == []   # no key of copy mode reached the program
+            # esc leaves without copying; q too; F5 again leaves
+            await pilot.press("f5", "k", "v", "escape")
+            assert c.copy is None and app.clipboard == "171\n172\n173"
+            await pilot.press("f5", "f5")
+            assert c.copy is None and sent == []
+            # V selects whole lines; enter copies
+            await pilot.press("f5", "k", "k", "V", "j", "enter")
+            assert app.clipboard == "199\n200"
+            await pilot.press("a")   # keys go to the program again
+            await until(pilot, lambda: sent, what="a key sent")
+            await pilot.press("backspace")
+
+    run(go())
+
+
+def test_mouse_drag_copies_unless_the_program_has_the_mouse(root, engine):  # noqa: F811
+    start_shell(root, "con7")
+
+    async def go():
+        app = ConsoleApp(engine, "con7", "exec")
+        async with app.run_test(size=(80, 24)) as pilot:
+            c = app.view
+            await ready(pilot, c)
+            await type_line(pilot, "echo drag-me'' please")
+            await until(pilot, lambda: "drag-me please" in lines(c), what="the output")
+            y = lines(c).index("drag-me please")
+            await pilot.mouse_down(c, offset=(0, y))
+            await pilot.hover(c, offset=(4, y))
+            assert c._drag is not None and c._drag.selecting
+            assert "".join(s.text for s in c.render_line(y)).startswith("drag-")
+            await pilot.mouse_up(c, offset=(6, y))
+            assert app.clipboard == "drag-me"
+            # a click without a drag copies nothing
+            await pilot.click(c, offset=(2, y))
+            assert app.clipboard == "drag-me"
+            # a drag over two lines, into the line above
+            await pilot.mouse_down(c, offset=(5, y))
+            await pilot.hover(c, offset=(3, y - 1))
+            await pilot.mouse_up(c, offset=(3, y - 1))
+            assert app.clipboard == lines(c)[y - 1][3:] + "\ndrag-m"   # the command line's end, both ends included
+
+            # the program turns mouse reporting on: a drag is the program's ...
+            await type_line(pilot, r"printf '\033[?1000h\033[?1006h'")
+            await until(pilot, lambda: c.screen_model.mouse_mode == 1000, what="mouse reporting on")
+            sent = []
+            real_send = c.send
+            c.send = lambda data: (sent.append(data), real_send(data))
+            await pilot.mouse_down(c, offset=(0, y))
+            await pilot.mouse_up(c, offset=(6, y))
+            assert any(d.startswith(b"\x1b[<0;") for d in sent) and app.clipboard.endswith("drag-m")
+            # ... but shift+drag still selects, as in xterm
+            sent.clear()
+            await pilot.mouse_down(c, offset=(8, y), shift=True)
+            await pilot.hover(c, offset=(13, y))
+            await pilot.mouse_up(c, offset=(13, y), shift=True)
+            assert app.clipboard == "please" and not any(d.startswith(b"\x1b[<") for d in sent)
+
+    run(go())
+
+
+def test_program_clipboard_title_and_bell(root, engine):  # noqa: F811
+    """OSC 52 from a program reaches the real clipboard only when allowed;
+    the title (OSC 0) and the bell are announced."""
+    start_shell(root, "con8")
+
+    async def go(allow: bool):
+        app = ConsoleApp(engine, "con8", "exec", allow_clipboard=allow)
+        async with app.run_test(size=(80, 24)) as pilot:
+            c = app.view
+            await ready(pilot, c)
+            await type_line(pilot, r"printf '\033]52;c;aGVsbG8=\a'; echo sent''-it")
+            await until(pilot, lambda: "sent-it" in lines(c), what="the printf done")
+            await pilot.pause(0.1)
+            assert c.screen_model.clipboard == []   # taken either way
+            if allow:
+                assert app.clipboard == "hello"
+            else:
+                assert app.clipboard == ""
+                await until(pilot, lambda: any("tried to set the clipboard" in str(n.message)
+                                               for n in app._notifications), what="the refusal's notification")
+            await type_line(pilot, r"printf '\033]0;my \001title\a'")
+            await until(pilot, lambda: c.title == "my title", what="the title")
+            assert ("changed", "title") in app.events
+            await type_line(pilot, r"printf '\a\a\a'")
+            await until(pilot, lambda: ("changed", "bell") in app.events, what="the bell")
+            await pilot.pause(0.2)
+            assert app.events.count(("changed", "bell")) == 1   # at most once a second
+
+    run(go(False))
+    run(go(True))

@@ -7,9 +7,16 @@ in a worker thread, then the monitor's socket is read from the loop with
 `loop.add_reader` (one recv per wake-up). Output is queued and parsed with a
 budget per frame (`BUDGET` bytes, at most `FPS` frames a second); while more
 than `QUEUE_LIMIT` bytes wait, the socket is not read, so a flood backs up into
-the monitor and the container, never into the UI, and keys keep flowing.
+the monitor and the container, never into the UI, and keys keep flowing. A
+flood of plain text is passed over (`Terminal.jump`) down to the lines that
+still show on the screen or in the scrollback, so the console keeps up with it.
 Only the rows the emulator marks dirty (and the cursor's) are repainted,
-through Textual's line API. See docs/console.md."""
+through Textual's line API.
+
+Copy mode (F5) and mouse drags select text (console_select.py), copied out
+with OSC 52 through the real terminal (`App.copy_to_clipboard`); a program's
+own OSC 52 is passed on only when allowed. The window title (OSC 0/2), the bell
+and copy mode are announced with `ConsoleView.Changed`. See docs/console.md."""
 from __future__ import annotations
 
 import asyncio
@@ -20,23 +27,34 @@ from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from textual import events
+from textual.binding import Binding
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
 from tui.vt import Terminal, encode_key, encode_mouse, encode_paste, render_line
-from tui.vt.screen import WIDE_CONT, Line, Screen, Style, char_width
+from tui.vt.screen import Screen, Style
+
+from .console_copy import CopyMode
+from .console_select import Selection, cursor_span, highlight
 
 from engine.runtime import protocol as P
 
-BUDGET = 256 * 1024          # bytes parsed per frame
+BUDGET = 256 * 1024          # at most this many bytes parsed per frame ...
+FRAME_WORK = 0.008           # ... and for at most this long (then the frame is drawn, keys handled)
+SLICE = 4 * 1024             # parsed at a time between two looks at the clock
+JUMP_MIN = 8 * 1024          # a queue this long may hold a flood worth jumping over (Terminal.jump)
+READ_SIZE = 256 * 1024       # one recv per wake-up ...
+READ_REST = 0.002            # ... and then this long before the next
 QUEUE_LIMIT = 1024 * 1024    # stop reading the socket above this many queued bytes
 QUEUE_RESUME = 256 * 1024    # ... and start again below this
 FPS = 60
 DETACH_KEYS = ("ctrl+p", "ctrl+q")
 SCROLLBACK = 5000
 WHEEL_LINES = 3
+COPY_HINT = " v select · y copy · q leave "
+BELL_INTERVAL = 1.0          # seconds: the bell rings at most this often
 
 _MOUSE_BUTTONS = {1: "left", 2: "middle", 3: "right"}
 
@@ -49,13 +67,32 @@ def _color(c) -> Color | None:
     return Color.parse(c)
 
 
-class ConsoleView(Widget, can_focus=True):
+class ConsoleView(CopyMode, Widget, can_focus=True):
     """A terminal on a container: `mode` "attach" (its own PTY) or "exec" (a
     new process, `command`, on a tty of its own)."""
 
     DEFAULT_CSS = """
     ConsoleView { height: 1fr; width: 1fr; background: $surface; color: $foreground; }
     """
+    ALLOW_SELECT = False   # drags select in the emulator's cells (ours), not Textual's text selection
+
+    BINDINGS = [
+        # Not a key a program gets: copy mode needs one that is never the program's.
+        Binding("f5", "copy_mode", "Copy mode", priority=True, id="console.copy"),
+    ]
+
+    class Changed(Message):
+        """Something for the tab's label: `what` is "title" (OSC 0/2), "bell"
+        or "copy" (copy mode entered or left)."""
+
+        def __init__(self, console: "ConsoleView", what: str):
+            super().__init__()
+            self.console = console
+            self.what = what
+
+        @property
+        def control(self) -> "ConsoleView":
+            return self.console
 
     class Detached(Message):
         """The detach chord was typed: the client is closed, the container keeps running."""
@@ -85,7 +122,8 @@ class ConsoleView(Widget, can_focus=True):
 
     def __init__(self, engine, ref: str, mode: str = "attach", *, command: list[str] | None = None,
                  detach_keys: tuple[str, ...] | list[str] | None = DETACH_KEYS, scrollback: int = SCROLLBACK,
-                 budget: int = BUDGET, queue_limit: int = QUEUE_LIMIT,
+                 budget: int = BUDGET, queue_limit: int = QUEUE_LIMIT, frame_work: float = FRAME_WORK,
+                 jump: bool = True, allow_clipboard: bool = False,
                  name: str | None = None, id: str | None = None, classes: str | None = None):
         if mode not in ("attach", "exec"):
             raise ValueError(f"mode must be 'attach' or 'exec', not {mode!r}")
@@ -93,7 +131,9 @@ class ConsoleView(Widget, can_focus=True):
         self.engine, self.ref, self.mode = engine, ref, mode
         self.command = list(command or ["sh"])
         self.detach_keys = tuple(detach_keys or ())
-        self.budget, self.queue_limit = budget, queue_limit
+        self.budget, self.queue_limit, self.frame_work = budget, queue_limit, frame_work
+        self.jump = jump                 # pass over floods of plain text (Terminal.jump)
+        self.allow_clipboard = allow_clipboard   # a program's OSC 52 reaches the real clipboard
         self.terminal = Terminal(80, 24, scrollback)
         self.conn = None                 # MonitorClient (attach) or ExecSession (exec)
         self.state = "connecting"        # connecting, live, detached, exited
@@ -105,14 +145,24 @@ class ConsoleView(Widget, can_focus=True):
         self.pauses = 0                  # times reading stopped for backpressure
         self.received = 0                # output bytes read from the monitor
         self.max_queued = 0              # the most bytes ever waiting to be parsed
+        self.jumped = 0                  # bytes passed over by jumps
+        self.title = ""                  # the program's window title (OSC 0/2), cleaned
+        self.copy: Selection | None = None   # copy mode: its cursor and selection
+        self._drag: Selection | None = None  # a mouse drag in progress
+        self._scrolled = 0               # the screen's `scrolled` when last looked at
+        self._bells = 0
+        self._rang = 0.0                 # when the bell last rang
+        self._clipboard_refused = False
         self._eof = False                # the monitor closed the connection
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._rest_handle: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._chord: list[bytes] = []    # keys of the detach chord typed so far (held back)
         self._back = 0                   # lines scrolled back into the scrollback (0: live)
         self._cursor_row = 0
         self._styles: dict[Style, RichStyle] = {}
+        self._painted: dict[int, tuple[list, list]] = {}   # row: its cells when last drawn plainly
         self._base: RichStyle | None = None
 
     # -- public ----------------------------------------------------------------------------
@@ -204,6 +254,9 @@ class ConsoleView(Widget, can_focus=True):
 
     def _close(self) -> None:
         self._stop_reading()
+        if self._rest_handle is not None:
+            self._rest_handle.cancel()
+            self._rest_handle = None
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -232,7 +285,7 @@ class ConsoleView(Widget, can_focus=True):
             self._stop_reading()
             return
         try:
-            frames = conn.read_frames(65536)
+            frames = conn.read_frames(READ_SIZE)
         except Exception:   # a broken frame: treat it as the end
             frames = None
         if frames is None:
@@ -242,10 +295,19 @@ class ConsoleView(Widget, can_focus=True):
             self._take(frames)
             while conn.has_pending():
                 self._take(conn.read_frames())
+            self._stop_reading()
             if self._queued > self.queue_limit:
-                self.pauses += 1
-                self._stop_reading()   # backpressure: the flood waits in the socket and the PTY
+                self.pauses += 1       # backpressure: the flood waits in the socket and the PTY
+            elif self._rest_handle is None:
+                # a short rest before the next recv: a program writing a line at a time
+                # (`yes`) would otherwise wake the UI thousands of times a second
+                self._rest_handle = self._loop.call_later(READ_REST, self._rested)
         self._schedule_flush()
+
+    def _rested(self) -> None:
+        self._rest_handle = None
+        if self.state == "live" and self._queued <= self.queue_limit:
+            self._start_reading()
 
     def _take(self, frames) -> None:
         if not frames:
@@ -267,41 +329,78 @@ class ConsoleView(Widget, can_focus=True):
         self._flush_handle = self._loop.call_later(delay, self._flush)
 
     def _flush(self) -> None:
-        """One frame: parse up to `budget` queued bytes, answer the program,
-        repaint what changed."""
+        """One frame: parse queued output for up to `frame_work` seconds (and
+        `budget` bytes), runs of plain lines applied at once (Terminal.jump);
+        answer the program, repaint what changed."""
         self._flush_handle = None
-        self._last_flush = time.monotonic()
+        now = self._last_flush = time.monotonic()
         if self._queue:
-            budget = self.budget
-            chunks = []
             q = self._queue
-            while q and budget > 0:
-                d = q[0]
-                if len(d) > budget:
-                    chunks.append(d[:budget])
-                    q[0] = d[budget:]
-                    budget = 0
-                else:
-                    chunks.append(q.popleft())
-                    budget -= len(d)
-            data = b"".join(chunks)
-            self._queued -= len(data)
-            screen = self.terminal.screen
-            before = len(screen.scrollback)
-            self.terminal.feed(data)
-            if screen.responses:
-                out = b"".join(screen.responses)
-                screen.responses.clear()
-                self.send(out)
-            if self._back:   # keep the scrolled-back view where it is
-                self._back = min(self._back + max(0, len(screen.scrollback) - before), len(screen.scrollback))
-            self._repaint()
+            data = q.popleft() if len(q) == 1 else b"".join(q)
+            q.clear()
+            term = self.terminal
+            pos, parsed = 0, 0
+            deadline = now + self.frame_work
+            while pos < len(data):
+                if self.jump and len(data) - pos >= JUMP_MIN:
+                    n = term.jump(data, pos)
+                    self.jumped += n
+                    pos += n
+                    if pos >= len(data) or time.monotonic() > deadline:
+                        break
+                end = min(len(data), pos + SLICE, pos + self.budget - parsed)
+                if end < len(data):   # whole lines, so that a jump can follow
+                    nl = data.rfind(b"\n", pos, end)
+                    if nl >= 0:
+                        end = nl + 1
+                term.feed(data[pos:end])
+                parsed += end - pos
+                pos = end
+                if parsed >= self.budget or time.monotonic() > deadline:
+                    break
+            if pos < len(data):
+                q.append(data[pos:])
+            self._queued = len(data) - pos
+            self._after_feed()
         if self._queue:
             self._schedule_flush()
         if self.state == "live" and not self._reading and not self._eof and self._queued < min(QUEUE_RESUME, self.queue_limit // 2):
             self._start_reading()
         if self._eof and not self._queue and self.state == "live":
             self._ended()
+
+    def _after_feed(self) -> None:
+        """What the program's output asked for besides the cells: replies,
+        the clipboard, the title, the bell; selections follow the scrolling."""
+        screen = self.terminal.screen
+        if screen.responses:
+            out = b"".join(screen.responses)
+            screen.responses.clear()
+            self.send(out)
+        if screen.clipboard:
+            self._program_clipboard(screen.clipboard[-1][1])
+            screen.clipboard.clear()
+        title = _clean(screen.title)
+        if title != self.title:
+            self.title = title
+            self.post_message(self.Changed(self, "title"))
+        if screen.bells != self._bells:
+            self._bells = screen.bells
+            now = time.monotonic()
+            if now - self._rang >= BELL_INTERVAL:
+                self._rang = now
+                self.app.bell()
+                self.post_message(self.Changed(self, "bell"))
+        d = screen.scrolled - self._scrolled
+        self._scrolled = screen.scrolled
+        for sel in (self.copy, self._drag):
+            if sel is not None:
+                sel.shift()
+        if d and (self._back or self.copy is not None or self._drag is not None):
+            # keep a scrolled-back view (and a selection) on the same text
+            self._back = min(self._back + d, len(screen.scrollback))
+        self._back = min(self._back, len(screen.scrollback))
+        self._repaint()
 
     def _ended(self) -> None:
         self.state = "exited"
@@ -317,7 +416,7 @@ class ConsoleView(Widget, can_focus=True):
         self.terminal.feed(("\x1b[0m" + ("\r\n" if screen.x or screen.line_at(screen.y).text.strip() else "")
                             + text).encode())
         screen.responses.clear()
-        self._repaint()
+        self._after_feed()
 
     # -- painting --------------------------------------------------------------------------
 
@@ -328,7 +427,11 @@ class ConsoleView(Widget, can_focus=True):
         if self._back or not self.is_mounted:
             self.refresh()
             return
-        rows = set(dirty)
+        # a dirty row that still shows what was last drawn there is left alone
+        # (during `yes` every row scrolls, and every row reads "y")
+        painted, lines, n = self._painted, screen.lines, screen.rows
+        rows = {y for y in dirty if y < n and ((p := painted.get(y)) is None or p[0] != lines[y].chars
+                                              or p[1] != lines[y].styles)}
         if screen.y != self._cursor_row:
             rows.add(self._cursor_row)
         rows.add(screen.y)
@@ -361,23 +464,35 @@ class ConsoleView(Widget, can_focus=True):
         row = y - self._back
         if row >= screen.rows or row < -len(screen.scrollback):
             return Strip.blank(width, base)
-        cursor = (row == screen.y and self._back == 0 and screen.cursor_visible and self.has_focus
-                  and self.state == "live")
-        if cursor:
-            line = screen.line_at(row)
-            x = min(screen.x, len(line.chars) - 1)
-            if line.chars[x] == WIDE_CONT and x > 0:
-                x -= 1
-            w = 2 if char_width(line.chars[x][:1] or " ") == 2 and x + 1 < len(line.chars) else 1
-            segs = _cells(screen, line, 0, x)
-            ch, sid = line.chars[x] or " ", line.styles[x]
-            segs.append((ch, screen.styles[sid]._replace(reverse=not screen.styles[sid].reverse)))
-            segs += _cells(screen, line, x + w, len(line.chars))
+        line = screen.line_at(row)
+        spans = []
+        sel = self._drag or self.copy
+        if sel is not None:
+            span = sel.span(row)
+            if span:
+                spans.append(span)
+        if self.copy is not None and row == self.copy.row:
+            spans.append(cursor_span(line, self.copy.x))
+        elif (row == screen.y and self._back == 0 and screen.cursor_visible and self.has_focus
+              and self.state == "live" and self.copy is None):
+            spans.append(cursor_span(line, screen.x))
+        if spans or self._back or sel is not None:
+            self._painted.pop(y, None)
+            segs = highlight(screen, line, spans) if spans else render_line(screen, row)
         else:
+            self._painted[y] = (line.chars[:], line.styles[:])
             segs = render_line(screen, row)
         rich = self._rich
-        strip = Strip([Segment(text, base + rich(st)) for text, st in segs])
-        return strip.adjust_cell_length(width, base)
+        strip = Strip([Segment(text, base + rich(st)) for text, st in segs]).adjust_cell_length(width, base)
+        if y == 0 and self.copy is not None:
+            # copy mode shows, as tmux's does: where the view is in the scrollback
+            tag = f" [copy{': selecting' if self.copy.selecting else ''} {self._back}/{len(screen.scrollback)}] "
+            if len(tag) + len(COPY_HINT) < width // 2:
+                tag = COPY_HINT + tag
+            if len(tag) < width:
+                mark = Strip([Segment(tag, base + RichStyle(reverse=True, bold=True))])
+                strip = Strip.join([strip.crop(0, width - len(tag)), mark])
+        return strip
 
     def on_focus(self) -> None:
         if self.terminal.screen.focus_events:
@@ -397,6 +512,7 @@ class ConsoleView(Widget, can_focus=True):
         if cols <= 0 or rows <= 0 or (cols, rows) == (screen.cols, screen.rows):
             return
         screen.resize(cols, rows)
+        self._painted.clear()
         self._back = min(self._back, len(screen.scrollback))
         self._send_resize()
         self.refresh()
@@ -422,7 +538,14 @@ class ConsoleView(Widget, can_focus=True):
         s = self.terminal.screen
         return not s.in_alternate and not s.mouse_mode
 
+    # -- keys ----------------------------------------------------------------------------------
+
     async def on_key(self, event: events.Key) -> None:
+        if self.copy is not None:   # copy mode: the keys are ours, never the program's
+            event.stop()
+            event.prevent_default()
+            self._copy_key(event)
+            return
         if self.state != "live":
             return   # an ended console: keys go to the app
         event.stop()
@@ -469,14 +592,24 @@ class ConsoleView(Widget, can_focus=True):
         return True
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
-        if self._mouse("press", event, _MOUSE_BUTTONS.get(event.button, "left")):
+        if self._selects(event):
+            event.stop()
+            self._drag_start(event)
+        elif self._mouse("press", event, _MOUSE_BUTTONS.get(event.button, "left")):
             self.capture_mouse()
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._mouse("release", event, _MOUSE_BUTTONS.get(event.button, "left")):
+        if self._drag is not None:
+            event.stop()
+            self._drag_end()
+        elif self._mouse("release", event, _MOUSE_BUTTONS.get(event.button, "left")):
             self.capture_mouse(False)
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._drag is not None:
+            event.stop()
+            self._drag_move(event)
+            return
         self._mouse("motion", event, _MOUSE_BUTTONS.get(event.button) if event.button else None)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
@@ -490,21 +623,9 @@ class ConsoleView(Widget, can_focus=True):
             self._scroll_back(-WHEEL_LINES)
 
 
-def _cells(screen: Screen, line: Line, a: int, b: int) -> list[tuple[str, Style]]:
-    """Segments of cells a..b of a line (like render_line, for a part of it)."""
-    chars, styles, table = line.chars, line.styles, screen.styles
-    segs = []
-    start = a
-    while start < b:
-        sid = styles[start]
-        end = start + 1
-        while end < b and styles[end] == sid:
-            end += 1
-        text = "".join(chars[start:end])
-        if text:
-            segs.append((text, table[sid]))
-        start = end
-    return segs
+def _clean(title: str, limit: int = 200) -> str:
+    """A program's title without control characters, on one line."""
+    return " ".join("".join(c if c.isprintable() else " " for c in title[:limit]).split())
 
 
 def _runs(rows: list[int]):

@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
@@ -139,10 +140,13 @@ class ListPane(Vertical):
         self.update_title()
 
 
+TITLE_MAX = 24   # characters of a program's window title shown in its tab
+
+
 class TabConsole(ConsoleView):
     """A console in a tab of the detail area. While it is live every key goes
     to the program (the app gives up tab, ctrl+p and ctrl+q too) except
-    these function keys."""
+    these function keys (and F5, copy mode, from ConsoleView)."""
 
     BINDINGS = [
         Binding("f6", "app.leave_console", "Back to the lists", priority=True, id="console.leave"),
@@ -154,6 +158,7 @@ class TabConsole(ConsoleView):
     def __init__(self, engine, cid: str, name: str, mode: str, **kw):
         super().__init__(engine, cid, mode, **kw)
         self.cid, self.cname = cid, name
+        self.bell_marked = False   # the bell rang while the tab was not the active one
 
     def on_key(self, event) -> None:
         # (Textual then calls ConsoleView.on_key unless prevented)
@@ -163,11 +168,20 @@ class TabConsole(ConsoleView):
 
     @property
     def tab_title(self) -> str:
+        """NAME (attach|exec), the program's title (shortened), [copy],
+        [exited N], and a leading ! after a bell in a tab not shown."""
         t = f"{self.cname} ({self.mode})"
+        if self.title:
+            title = self.title if len(self.title) <= TITLE_MAX else self.title[:TITLE_MAX - 1] + "…"
+            t += f" {title}"
+        if self.copy is not None:
+            t += " [copy]"
         if self.state == "exited" and self.error:
             t += " [error]"
         elif self.state == "exited":
             t += f" [exited {self.exit_code if self.exit_code is not None else '?'}]"
+        if self.bell_marked:
+            t = "! " + t
         return t
 
 
@@ -473,6 +487,10 @@ class DockyardApp(App):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event) -> None:
         logs = self.main.query_one(LogPane)
+        console = self._console_of_tab(self.main.query_one(TabbedContent).active)
+        if console is not None and console.bell_marked:
+            console.bell_marked = False
+            self._retitle(console)
         if self.main.query_one(TabbedContent).active == "logs":
             logs.resume()
         else:
@@ -676,7 +694,7 @@ class DockyardApp(App):
                                                     ("nav.down", "nav.up", "nav.top", "nav.bottom", "list.help")])),
             ("Containers pane (marked rows, else the one under the cursor)", rows(ContainersTable.BINDINGS[:-2])),
             ("Images pane", rows(ImagesTable.BINDINGS[:-2])),
-            ("Console tab (every other key goes to the program)", rows(TabConsole.BINDINGS)
+            ("Console tab (every other key goes to the program)", rows(ConsoleView.BINDINGS + TabConsole.BINDINGS)
              + [(self.config.detach_keys.replace("-", "+").replace(",", " "), "detach and close the tab", "")]),
             ("Inspect tab", rows(InspectTree.BINDINGS[4:])),
             ("Logs tab", rows(LogLines.BINDINGS[4:])),
@@ -873,7 +891,7 @@ class DockyardApp(App):
     def _prepare_shell(self, cid: str, name: str) -> None:
         from engine.runtime.terminal import run_exec
         try:
-            process = self.engine.exec_spec(cid, ["sh"], tty=True)
+            process = self.engine.exec_spec(cid, list(self.config.shell), tty=True)
             client = self.engine.attach(cid)
         except Exception as e:
             self.call_from_thread(self.notify, f"shell in {name}: {e}", severity="error", timeout=8)
@@ -975,9 +993,10 @@ class DockyardApp(App):
             return
         self._console_seq += 1
         pid = f"console-{self._console_seq}"
-        view = TabConsole(self.engine, c.id, c.name, mode, detach_keys=detach_chord(self.config.detach_keys))
+        view = TabConsole(self.engine, c.id, c.name, mode, detach_keys=detach_chord(self.config.detach_keys),
+                          command=self.config.shell, allow_clipboard=self.config.allow_clipboard)
         tabs = self.main.query_one(TabbedContent)
-        pane = TabPane(view.tab_title, view, id=pid)
+        pane = TabPane(Content(view.tab_title), view, id=pid)
 
         def shown() -> None:
             tabs.active = pid
@@ -990,9 +1009,20 @@ class DockyardApp(App):
         if pane is None:
             return
         try:
-            self.main.query_one(TabbedContent).get_tab(pane.id).label = console.tab_title
+            # Content, not markup: the title comes from the program
+            self.main.query_one(TabbedContent).get_tab(pane.id).label = Content(console.tab_title)
         except Exception:
             pass
+
+    def on_console_view_changed(self, message: ConsoleView.Changed) -> None:
+        c = message.console
+        if not isinstance(c, TabConsole):
+            return
+        if message.what == "bell":
+            pane = self._pane_of(c)
+            if pane is not None and self.main.query_one(TabbedContent).active != pane.id:
+                c.bell_marked = True
+        self._retitle(c)
 
     def on_console_view_exited(self, message: ConsoleView.Exited) -> None:
         if isinstance(message.console, TabConsole):

@@ -8,16 +8,21 @@ themes (YAML files in themes/, loaded as Textual themes).
     keys:                         # key overrides by binding id (see docs/keys.md)
       container.stop: x
       app.quit: ctrl+q
+    console:
+      shell: sh                   # what the exec console (O) and the shell (e) run: a string or a list
+      allow_clipboard: false      # may programs in a console set the clipboard (OSC 52)?
 
 A file that cannot be read, is not YAML or holds a wrong value never stops
 the app: each problem becomes one message (shown as a notification) and the
 default is used for what was wrong. Nothing here imports textual at module
 level except `load_themes`, which is only called by the app."""
 import os
+import shlex
 from dataclasses import dataclass, field
 
 DEFAULT_THEME = "dockyard-dark"
-KNOWN_KEYS = ("theme", "refresh_interval", "detach_keys", "root", "keys")
+KNOWN_KEYS = ("theme", "refresh_interval", "detach_keys", "root", "keys", "console")
+CONSOLE_KEYS = ("shell", "allow_clipboard")
 
 
 @dataclass
@@ -27,6 +32,8 @@ class Config:
     detach_keys: str = "ctrl-p,ctrl-q"
     root: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    shell: list[str] = field(default_factory=lambda: ["sh"])   # console.shell
+    allow_clipboard: bool = False  # console.allow_clipboard: programs' OSC 52 reaches the clipboard
     path: str | None = None        # the file it came from, if any
 
 
@@ -113,7 +120,46 @@ def load_config(path: str | None = None) -> tuple[Config, list[str]]:
                                     "(e.g. container.stop: x); ignored")
         elif v is not None:
             bad("keys", "a mapping of binding ids to keys", v)
+    if "console" in doc:
+        v = doc["console"]
+        if isinstance(v, dict):
+            _console(v, cfg, bad, problems, path)
+        elif v is not None:
+            bad("console", "a mapping (shell:, allow_clipboard:)", v)
     return cfg, problems
+
+
+def _console(v: dict, cfg: Config, bad, problems: list[str], path: str) -> None:
+    for k in v:
+        if k not in CONSOLE_KEYS:
+            problems.append(f"{path}: unknown setting console.{k} (known: {', '.join(CONSOLE_KEYS)}); ignored")
+    if "shell" in v:
+        shell = parse_shell(v["shell"])
+        if shell:
+            cfg.shell = shell
+        else:
+            bad("console.shell", "a command, as a string (split like a shell does) or a list of strings",
+                v["shell"])
+    if "allow_clipboard" in v:
+        a = v["allow_clipboard"]
+        if isinstance(a, bool):
+            cfg.allow_clipboard = a
+        else:
+            bad("console.allow_clipboard", "true or false", a)
+
+
+def parse_shell(value) -> list[str] | None:
+    """console.shell: "bash -l" (split with shlex) or ["bash", "-l"]; None if it is not a command."""
+    if isinstance(value, str):
+        try:
+            args = shlex.split(value)
+        except ValueError:
+            return None
+    elif isinstance(value, list) and all(isinstance(a, str) for a in value):
+        args = list(value)
+    else:
+        return None
+    return args if args and args[0].strip() else None
 
 
 # -- themes ------------------------------------------------------------------

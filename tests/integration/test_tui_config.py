@@ -36,8 +36,12 @@ root: ~/dy
 keys:
   container.stop: x
   app.quit: ctrl+q
+console:
+  shell: bash -l -c 'exec "$0"'
+  allow_clipboard: true
 """))
     assert problems == []
+    assert cfg.shell == ["bash", "-l", "-c", 'exec "$0"'] and cfg.allow_clipboard
     assert cfg.theme == "dockyard-light" and cfg.refresh_interval == 2.5 and cfg.detach_keys == "ctrl-a,d"
     assert cfg.root.endswith("/dy") and not cfg.root.startswith("~")
     assert cfg.keys == {"container.stop": "x", "app.quit": "ctrl+q"}
@@ -53,6 +57,13 @@ keys:
     ("keys:\n  container.stop: 3\n", ["container.stop"]),
     ("colour: red\n", ["unknown setting 'colour'"]),
     ("theme: 7\n", ["theme must be"]),
+    ("console: 3\n", ["console must be a mapping"]),
+    ("console:\n  shell: \"'unclosed\"\n", ["console.shell must be a command"]),
+    ("console:\n  shell: []\n", ["console.shell"]),
+    ("console:\n  shell: [sh, 3]\n", ["console.shell"]),
+    ("console:\n  shell: '  '\n", ["console.shell"]),
+    ("console:\n  allow_clipboard: yes please\n", ["console.allow_clipboard must be true or false"]),
+    ("console:\n  colour: red\n", ["unknown setting console.colour"]),
 ])
 def test_bad_files_give_a_message_and_the_defaults(tmp_path, text, words):
     cfg, problems = load_config(write(tmp_path, text))
@@ -60,6 +71,12 @@ def test_bad_files_give_a_message_and_the_defaults(tmp_path, text, words):
     for w in words:
         assert w in problems[0]
     assert cfg.refresh_interval == 1.0 and cfg.detach_keys == "ctrl-p,ctrl-q"
+    assert cfg.shell == ["sh"] and not cfg.allow_clipboard
+
+
+def test_console_shell_as_a_list(tmp_path):
+    cfg, problems = load_config(write(tmp_path, "console:\n  shell: [/bin/sh, -c, 'echo a b; exec sh']\n"))
+    assert problems == [] and cfg.shell == ["/bin/sh", "-c", "echo a b; exec sh"]
 
 
 def test_unreadable_file(tmp_path):

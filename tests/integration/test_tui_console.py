@@ -8,6 +8,7 @@ import pytest
 from tests.integration.test_containers import dy
 from tests.integration.test_tui_helpers import remove_all_containers, run, status, until
 from tui.app import DockyardApp, TabConsole
+from tui.config import Config
 from tui.dialogs.commit import CommitDialog
 from textual.widgets import TabbedContent
 
@@ -136,3 +137,46 @@ def test_quick_commit_from_console(eng):
             assert any(ch.kind == "A" and ch.path.lstrip("/") == "newfile" for ch in top.changes), top.changes
             assert c in app.consoles()   # the console stays
     run(go())
+
+
+def test_console_settings_title_bell_and_copy(eng):
+    """The settings reach the consoles: console.shell is what O runs,
+    console.allow_clipboard lets a program's OSC 52 through. The program's
+    title shows in the tab, a bell marks a tab that is not shown, copy mode
+    (F5) shows in the tab and copies through the app."""
+    cid = start_shell(eng, "con4")
+    cfg = Config(shell=["env", "DY_SHELL=configured", "sh"], allow_clipboard=True, keys={"console.copy": "f7"})
+
+    async def go():
+        app = DockyardApp(eng, refresh_interval=0.3, config=cfg)
+        async with app.run_test(size=SIZE) as pilot:
+            c = await open_console(app, pilot, cid, "O")
+            assert c.command == ["env", "DY_SHELL=configured", "sh"]
+            await ready(pilot, c)
+            await pilot.press(*"echo shell-$DY_SHELL", "enter")
+            await until(pilot, lambda: "shell-configured" in text(c), what="the configured shell's variable")
+            # the title, shortened in the tab; no markup from the program
+            await pilot.press(*r"printf '\033]2;[b]a very long title from the program\a'", "enter")
+            await until(pilot, lambda: "[b]a very long title" in tab_label(app, c), what="the title in the tab")
+            assert tab_label(app, c).endswith("…") and len(c.title) > 30
+            # a program's OSC 52 (allowed here)
+            await pilot.press(*r"printf '\033]52;c;aGVsbG8=\a'", "enter")
+            await until(pilot, lambda: app.clipboard == "hello", what="the program's copy")
+            # copy mode (its key rebound to f7) shows in the tab; y copies the selection
+            await pilot.press("f5")   # no longer copy mode's: the program gets it
+            await pilot.pause(0.1)
+            assert c.copy is None
+            await pilot.press("ctrl+u", "f7")
+            await until(pilot, lambda: "[copy]" in tab_label(app, c), what="[copy] in the tab")
+            await pilot.press("k", "0", "v", "$", "y")
+            assert "[copy]" not in tab_label(app, c)
+            assert app.clipboard.startswith("/ #") and "printf" in app.clipboard
+            # a bell in a console whose tab is not shown marks the tab, until it is shown
+            await pilot.press("f6")
+            await pilot.press("1")
+            c.send(b"printf '\\a'\r")
+            await until(pilot, lambda: tab_label(app, c).startswith("! "), what="the bell's mark")
+            app.query_one(TabbedContent).active = app._pane_of(c).id
+            await until(pilot, lambda: not tab_label(app, c).startswith("! "), what="the mark gone")
+    run(go())
+

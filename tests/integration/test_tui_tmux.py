@@ -13,16 +13,22 @@ import uuid
 from tests.conftest import ROOT, need_root, need_tool
 
 
-def _capture(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+def _tmux(server: str | None) -> list[str]:
+    """tmux, or a tmux server of the test's own (-L) when its options must not touch the user's."""
+    return ["tmux"] + (["-L", server] if server else [])
 
 
-def _wait_for(session: str, text, timeout: float = 30) -> str:
+def _capture(session: str, server: str | None = None) -> str:
+    return subprocess.run(_tmux(server) + ["capture-pane", "-p", "-t", session], capture_output=True,
+                          text=True).stdout
+
+
+def _wait_for(session: str, text, timeout: float = 30, server: str | None = None) -> str:
     """Waits for `text` on the screen, or for a line where every word of the tuple `text` is."""
     deadline = time.time() + timeout
     screen = ""
     while time.time() < deadline:
-        screen = _capture(session)
+        screen = _capture(session, server)
         if isinstance(text, tuple):
             if any(all(w in line for w in text) for line in screen.splitlines()):
                 return screen
@@ -32,11 +38,13 @@ def _wait_for(session: str, text, timeout: float = 30) -> str:
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
 
-def _keys(session: str, *keys: str, literal: bool = False) -> None:
-    subprocess.run(["tmux", "send-keys", "-t", session] + (["-l"] if literal else []) + list(keys), check=True)
+def _keys(session: str, *keys: str, literal: bool = False, server: str | None = None) -> None:
+    subprocess.run(_tmux(server) + ["send-keys", "-t", session] + (["-l"] if literal else []) + list(keys),
+                   check=True)
 
 
-def _start(tmp_path, width: int, height: int, config_text: str | None = None) -> tuple[str, str]:
+def _start(tmp_path, width: int, height: int, config_text: str | None = None,
+           server: str | None = None) -> tuple[str, str]:
     need_root()
     need_tool("tmux")
     need_tool("busybox")
@@ -47,12 +55,14 @@ def _start(tmp_path, width: int, height: int, config_text: str | None = None) ->
         config.write_text(config_text)
     cmd = (f"cd {shlex.quote(ROOT)} && TERM=xterm-256color DOCKYARD_CONFIG={shlex.quote(str(config))} "
            f"{shlex.quote(sys.executable)} -m tui.cli --root {root}; echo EXITED $?; sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), cmd], check=True)
+    subprocess.run(_tmux(server) + ["new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), cmd],
+                   check=True)
     return session, str(root)
 
 
-def _kill(session: str) -> None:
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+def _kill(session: str, server: str | None = None) -> None:
+    subprocess.run(_tmux(server) + (["kill-server"] if server else ["kill-session", "-t", session]),
+                   capture_output=True)
 
 
 def test_first_start_makes_starter_image_and_quits(tmp_path):
@@ -71,7 +81,8 @@ def test_first_start_makes_starter_image_and_quits(tmp_path):
 
 
 def test_run_shell_stop_and_quit_with_keys(tmp_path):
-    session, root = _start(tmp_path, 100, 30)
+    # the shell `e` runs is the console.shell setting
+    session, root = _start(tmp_path, 100, 30, config_text="console:\n  shell: env DY_SHELL=configured sh\n")
     from engine import Engine
     try:
         _wait_for(session, "localhost/busybox:latest")
@@ -87,12 +98,12 @@ def test_run_shell_stop_and_quit_with_keys(tmp_path):
         _keys(session, "e")
         _wait_for(session, "a shell in e2e")
         time.sleep(0.5)
-        _keys(session, "touch /e2e-was-here; exit", literal=True)
+        _keys(session, "touch /e2e-was-here /e2e-$DY_SHELL; exit", literal=True)
         _keys(session, "Enter")
         _wait_for(session, "back from e2e")
         eng = Engine(root)
         try:
-            assert ("A", "/e2e-was-here") in eng.container_diff("e2e")
+            assert {("A", "/e2e-was-here"), ("A", "/e2e-configured")} <= set(eng.container_diff("e2e"))
         finally:
             eng.close()
         _keys(session, "s")                          # stop it (the containers pane has the focus)
@@ -174,6 +185,58 @@ def test_console_echo_vi_commit_detach(tmp_path):
         _wait_for(session, "EXITED 0")
     finally:
         _kill(session)
+        eng = Engine(root)
+        try:
+            for c in eng.containers(all=True):
+                eng.remove_container(c.id, force=True)
+        finally:
+            eng.close()
+
+
+def test_console_copy_reaches_the_terminal_clipboard(tmp_path):
+    """Copy mode in a console, in a real terminal: the selection leaves the
+    app as OSC 52 and tmux (set-clipboard on, as a terminal that takes OSC 52
+    would) makes a paste buffer of it. tmux runs as a server of the test's own
+    so that the option does not touch any other."""
+    from engine import Engine
+    from tests.conftest import run_cli
+    need_root()
+    need_tool("tmux")
+    root = str(tmp_path / "root")
+    eng = Engine(root)
+    eng.make_starter_image()
+    eng.close()
+    run_cli("run", "-dit", "--name", "con", "busybox", "sh", root=root)
+    server = f"dockyard-test-{uuid.uuid4().hex[:8]}"
+    session, _ = _start(tmp_path, 120, 36, server=server)
+    w = dict(server=server)
+    try:
+        subprocess.run(_tmux(server) + ["set", "-s", "set-clipboard", "on"], check=True)
+        _wait_for(session, ("con", "running"), **w)
+        _wait_for(session, "localhost/busybox:latest", **w)
+        time.sleep(0.5)
+        _keys(session, "o", **w)
+        _wait_for(session, "con (attach)", **w)
+        time.sleep(0.5)
+        _keys(session, "Enter", **w)
+        _keys(session, 'echo "copy-me  ple""ase"', literal=True, **w)
+        _keys(session, "Enter", **w)
+        _wait_for(session, "copy-me  please", **w)
+        _keys(session, "F5", **w)                      # copy mode: its cursor on the prompt's line
+        _wait_for(session, "[copy", **w)
+        _keys(session, "k", "0", "v", "$", "y", **w)   # the output line above, start to end
+        _wait_for(session, "copied 15 characters", **w)
+        deadline = time.time() + 10
+        buf = ""
+        while time.time() < deadline and buf != "copy-me  please":
+            buf = subprocess.run(_tmux(server) + ["show-buffer"], capture_output=True, text=True).stdout
+            time.sleep(0.1)
+        assert buf == "copy-me  please"
+        _keys(session, "F8", **w)                      # close the tab, the container runs on
+        _keys(session, "q", **w)
+        _wait_for(session, "EXITED 0", **w)
+    finally:
+        _kill(session, server)
         eng = Engine(root)
         try:
             for c in eng.containers(all=True):

@@ -334,7 +334,7 @@ class ContainersTable(ResourceTable):
         Binding("a", "app.attach", "Attach", id="container.attach"),
         Binding("e", "app.shell", "Shell", id="container.shell"),
         Binding("o", "app.console('attach')", "Console", id="container.console"),
-        Binding("O", "app.console('exec')", "Console (exec sh)", id="container.console_exec"),
+        Binding("O", "app.console('exec')", "Console (exec)", id="container.console_exec"),
         Binding("c", "app.commit", "Commit", id="container.commit"),
         Binding("P", "app.container('prune')", "Prune", id="container.prune"),
         Binding("space", "toggle_mark", "Mark", id="list.mark"),

@@ -224,6 +224,10 @@ class Engine:
         from .containers.lifecycle import wait
         return wait(self.store, ref, timeout)
 
+    def rename_container(self, ref: str, new_name: str) -> None:
+        from .containers.lifecycle import rename
+        rename(self.store, ref, new_name)
+
     def remove_container(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         from .containers.lifecycle import remove
         return remove(self.store, ref, force, volumes)

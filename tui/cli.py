@@ -91,9 +91,15 @@ def _container_parsers(sub, prefix: bool) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-s", "--size", action="store_true", help="show the writable layer's size and the virtual size")
     p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("-f", "--filter", action="append", default=[], help="status=, name=, id=")
+    p.add_argument("-f", "--filter", action="append", default=[],
+                   help="status=, name=, id=, ancestor=, exited=, before=, since=")
     p.add_argument("--format", help="json, table TEMPLATE, or a Go template: '{{.ID}}\\t{{.Names}}'")
     p.set_defaults(func=ct.ps)
+
+    p = sub.add_parser("rename", help="rename a container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("new_name", metavar="NEW_NAME")
+    p.set_defaults(func=ct.rename)
 
     p = sub.add_parser("start", help="start stopped containers")
     p.add_argument("containers", nargs="+", metavar="CONTAINER")

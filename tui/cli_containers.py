@@ -226,14 +226,36 @@ def docker_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(ts))
 
 
+FILTERS = ("status", "name", "id", "ancestor", "exited", "before", "since")
+
+
 def ps(eng: Engine, args) -> int:
     want = {}
     for f in args.filter:
         k, _, v = f.partition("=")
-        if k not in ("status", "name", "id"):
-            raise InvalidArgument(f"invalid filter {k!r}: use status=, name= or id=")
+        if k not in FILTERS:
+            raise InvalidArgument(f"invalid filter {k!r}: use {', '.join(x + '=' for x in FILTERS)}")
         want.setdefault(k, []).append(v)
-    shown = eng.containers(all=args.all or bool(want.get("status")), sizes=args.size)
+    shown = eng.containers(all=args.all or bool(want.get("status")) or bool(want.get("exited")), sizes=args.size)
+    if "ancestor" in want:
+        from engine.errors import NotFound
+        ids = set()
+        for a in want["ancestor"]:
+            try:
+                ids.add(eng.image(a).id)
+            except NotFound:
+                pass  # as docker: an unknown image matches nothing
+        shown = [c for c in shown if c.image_id in ids]
+    if "exited" in want:
+        try:
+            codes = {int(v) for v in want["exited"]}
+        except ValueError:
+            raise InvalidArgument("exited= takes an exit code") from None
+        shown = [c for c in shown if c.status == "exited" and c.exit_code in codes]
+    for k, keep in (("before", lambda c, t: c.created < t), ("since", lambda c, t: c.created > t)):
+        for v in want.get(k, []):
+            t = eng.container(v).created
+            shown = [c for c in shown if keep(c, t)]
     if "status" in want:
         shown = [c for c in shown if c.status in want["status"]]
     if "name" in want:
@@ -260,6 +282,11 @@ def ps(eng: Engine, args) -> int:
         rows.append([c.id if args.no_trunc else c.short_id, c.image, json.dumps(cmd), ago(c.created), status_text(c), "",
                      c.name] + ([f"{human_size(c.size_rw)} (virtual {human_size(c.size_root_fs)})"] if args.size else []))
     print(table(headers, rows))
+    return 0
+
+
+def rename(eng: Engine, args) -> int:
+    eng.rename_container(args.container, args.new_name)
     return 0
 
 

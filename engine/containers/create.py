@@ -84,6 +84,12 @@ def _binds(store: Store, opts: RunOptions, cdir: str) -> tuple[list[dict], list[
     return mounts, used
 
 
+def check_name(name: str) -> None:
+    """docker's rule for container names."""
+    if not name or not all(c.isascii() and (c.isalnum() or c in "_.-") for c in name) or not name[0].isalnum():
+        raise InvalidArgument(f'invalid container name "{name}", only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+
+
 def _write_new(path: str, data: bytes) -> None:
     """A file of a directory nobody knows of until the database row is
     committed (a crash before leaves an orphan the start-up sweep removes):
@@ -109,8 +115,7 @@ def _create(store: Store, opts: RunOptions) -> str:
     cid = os.urandom(32).hex()  # what secrets.token_hex does, without loading OpenSSL
     taken = {r["name"] for r in store.db.query("SELECT name FROM containers")}
     name = (opts.name or "").lstrip("/") or names.generate(taken)
-    if not all(c.isalnum() or c in "_.-" for c in name) or not name[0].isalnum():
-        raise InvalidArgument(f'invalid container name "{name}", only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    check_name(name)
     if name in taken:
         other = store.db.query("SELECT id FROM containers WHERE name = ?", (name,))[0]["id"]
         raise Conflict(f'the container name "/{name}" is already in use by container "{other}". '

@@ -241,6 +241,27 @@ def prune(store: Store) -> list[str]:
     return removed
 
 
+def rename(store: Store, ref: str, new_name: str) -> None:
+    """docker rename: the name only (not the hostname), running or not."""
+    import sqlite3
+    from .create import check_name
+    rec = find(store, ref)
+    new_name = new_name.lstrip("/")
+    check_name(new_name)
+    if new_name == rec.name:
+        raise Conflict(f'renaming a container with the same name as its current name: "{new_name}"')
+    try:
+        with store.db.tx() as c:
+            other = c.execute("SELECT id FROM containers WHERE name = ?", (new_name,)).fetchone()
+            if other:
+                raise Conflict(f'the container name "/{new_name}" is already in use by container "{other[0]}". '
+                               "You have to remove (or rename) that container to be able to reuse that name.")
+            c.execute("UPDATE containers SET name = ? WHERE id = ?", (new_name, rec.id))
+            record_event(c, "container", "rename", rec.id, {"oldName": "/" + rec.name, "name": new_name})
+    except sqlite3.IntegrityError:
+        raise Conflict(f'the container name "/{new_name}" is already in use') from None
+
+
 def reconcile(store: Store, sweep: bool = False) -> None:
     """At engine start: containers whose monitor died are marked exited and
     their leftovers removed. With sweep (only when the caller holds the store's

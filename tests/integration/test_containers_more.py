@@ -163,3 +163,22 @@ def test_format_templates_as_docker(root):  # noqa: F811
     bad = dy(root, "ps", "--format", "{{.Names")
     assert bad.returncode == 125 and b"template parsing error: unclosed action" in bad.stderr
     dy(root, "rm", "-f", "web", "idle")
+
+
+def test_rename_and_more_ps_filters(root):  # noqa: F811
+    dy(root, "run", "--name", "first", "busybox", "sh", "-c", "exit 3")
+    dy(root, "create", "--name", "second", "busybox", "true")
+    dy(root, "create", "--name", "third", "busybox", "true")
+    assert dy(root, "rename", "second", "middle").returncode == 0
+    names = lambda *f: dy(root, "ps", "-a", "--format", "{{.Names}}", *f).stdout.decode().split()  # noqa: E731
+    assert names() == ["third", "middle", "first"]
+    assert names("--filter", "exited=3") == ["first"] and names("--filter", "exited=0") == []
+    assert names("--filter", "before=middle") == ["first"] and names("--filter", "since=middle") == ["third"]
+    assert names("--filter", "ancestor=busybox") == ["third", "middle", "first"]
+    assert names("--filter", "ancestor=localhost/busybox:latest", "--filter", "name=i") == ["third", "middle", "first"]
+    assert names("--filter", "ancestor=nosuchimage") == []
+    taken = dy(root, "rename", "middle", "first")
+    assert taken.returncode == 125 and b'the container name "/first" is already in use' in taken.stderr
+    assert dy(root, "rename", "middle", "bad name").returncode == 125
+    assert dy(root, "rename", "nosuch", "x").returncode != 0
+    dy(root, "rm", "first", "middle", "third")

@@ -1,43 +1,43 @@
 """A container console inside the TUI (issue 7): the container's PTY (attach,
-with the monitor's replay so the current screen shows) or a new `sh` exec'd
+with the monitor's replay so the current screen shows) or a new shell exec'd
 with a tty, drawn by our emulator (tui/vt).
 
 Nothing here forks and nothing blocks the event loop: the connection is opened
 in a worker thread, then the monitor's socket is read from the loop with
-`loop.add_reader` (one recv per wake-up). Output is queued and parsed with a
-budget per frame (`BUDGET` bytes, at most `FPS` frames a second); while more
-than `QUEUE_LIMIT` bytes wait, the socket is not read, so a flood backs up into
-the monitor and the container, never into the UI, and keys keep flowing. A
-flood of plain text is passed over (`Terminal.jump`) down to the lines that
-still show on the screen or in the scrollback, so the console keeps up with it.
-Only the rows the emulator marks dirty (and the cursor's) are repainted,
-through Textual's line API.
+`loop.add_reader` (one recv per wake-up, then a 2 ms rest). Output is queued
+and parsed for at most `FRAME_WORK` seconds (and `BUDGET` bytes) a frame, at
+most `FPS` frames a second; while more than `QUEUE_LIMIT` bytes wait, the
+socket is not read, so a flood backs up into the monitor, never into the UI,
+and keys keep flowing. Runs of plain lines are applied at once
+(`Terminal.jump`: what parsing them would leave, without parsing), so the
+console keeps up with `yes` or `cat` of a log and a typed key's echo does not
+wait behind a queue. Only the rows the emulator marks dirty (and the
+cursor's) whose cells changed since drawn are repainted, through Textual's
+line API.
 
-Copy mode (F5) and mouse drags select text (console_select.py), copied out
-with OSC 52 through the real terminal (`App.copy_to_clipboard`); a program's
-own OSC 52 is passed on only when allowed. The window title (OSC 0/2), the bell
-and copy mode are announced with `ConsoleView.Changed`. See docs/console.md."""
+Copy mode (F5) and mouse drags select text (console_select.py,
+console_copy.py), copied out with OSC 52 through the real terminal
+(`App.copy_to_clipboard`); a program's own OSC 52 is passed on only when
+allowed. The window title (OSC 0/2), the bell and copy mode are announced with
+`ConsoleView.Changed`. See docs/console.md."""
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import deque
 
-from rich.color import Color
-from rich.segment import Segment
 from rich.style import Style as RichStyle
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Region
 from textual.message import Message
-from textual.strip import Strip
 from textual.widget import Widget
 
-from tui.vt import Terminal, encode_key, encode_mouse, encode_paste, render_line
+from tui.vt import Terminal, encode_key, encode_mouse, encode_paste
 from tui.vt.screen import Screen, Style
 
 from .console_copy import CopyMode
-from .console_select import Selection, cursor_span, highlight
+from .console_paint import Painting
+from .console_select import Selection
 
 from engine.runtime import protocol as P
 
@@ -53,21 +53,12 @@ FPS = 60
 DETACH_KEYS = ("ctrl+p", "ctrl+q")
 SCROLLBACK = 5000
 WHEEL_LINES = 3
-COPY_HINT = " v select · y copy · q leave "
 BELL_INTERVAL = 1.0          # seconds: the bell rings at most this often
 
 _MOUSE_BUTTONS = {1: "left", 2: "middle", 3: "right"}
 
 
-def _color(c) -> Color | None:
-    if c is None:
-        return None
-    if isinstance(c, int):
-        return Color.from_ansi(c)
-    return Color.parse(c)
-
-
-class ConsoleView(CopyMode, Widget, can_focus=True):
+class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
     """A terminal on a container: `mode` "attach" (its own PTY) or "exec" (a
     new process, `command`, on a tty of its own)."""
 
@@ -418,82 +409,6 @@ class ConsoleView(CopyMode, Widget, can_focus=True):
         screen.responses.clear()
         self._after_feed()
 
-    # -- painting --------------------------------------------------------------------------
-
-    def _repaint(self) -> None:
-        screen = self.terminal.screen
-        dirty = screen.take_dirty()
-        width = self.size.width
-        if self._back or not self.is_mounted:
-            self.refresh()
-            return
-        # a dirty row that still shows what was last drawn there is left alone
-        # (during `yes` every row scrolls, and every row reads "y")
-        painted, lines, n = self._painted, screen.lines, screen.rows
-        rows = {y for y in dirty if y < n and ((p := painted.get(y)) is None or p[0] != lines[y].chars
-                                              or p[1] != lines[y].styles)}
-        if screen.y != self._cursor_row:
-            rows.add(self._cursor_row)
-        rows.add(screen.y)
-        self._cursor_row = screen.y
-        if len(rows) >= screen.rows:
-            self.refresh()
-            return
-        for start, n in _runs(sorted(rows)):
-            self.refresh(Region(0, start, width, n))
-
-    def _rich(self, st: Style) -> RichStyle:
-        rs = self._styles.get(st)
-        if rs is None:
-            rs = RichStyle(color=_color(st.fg), bgcolor=_color(st.bg), bold=st.bold or None, dim=st.dim or None,
-                           italic=st.italic or None, underline=st.underline or None, blink=st.blink or None,
-                           reverse=st.reverse or None, conceal=st.hidden or None, strike=st.strike or None)
-            self._styles[st] = rs
-        return rs
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._base = None
-
-    def render_line(self, y: int) -> Strip:
-        if self._base is None:
-            self._base = self.rich_style
-        base = self._base
-        width = self.size.width
-        screen = self.terminal.screen
-        row = y - self._back
-        if row >= screen.rows or row < -len(screen.scrollback):
-            return Strip.blank(width, base)
-        line = screen.line_at(row)
-        spans = []
-        sel = self._drag or self.copy
-        if sel is not None:
-            span = sel.span(row)
-            if span:
-                spans.append(span)
-        if self.copy is not None and row == self.copy.row:
-            spans.append(cursor_span(line, self.copy.x))
-        elif (row == screen.y and self._back == 0 and screen.cursor_visible and self.has_focus
-              and self.state == "live" and self.copy is None):
-            spans.append(cursor_span(line, screen.x))
-        if spans or self._back or sel is not None:
-            self._painted.pop(y, None)
-            segs = highlight(screen, line, spans) if spans else render_line(screen, row)
-        else:
-            self._painted[y] = (line.chars[:], line.styles[:])
-            segs = render_line(screen, row)
-        rich = self._rich
-        strip = Strip([Segment(text, base + rich(st)) for text, st in segs]).adjust_cell_length(width, base)
-        if y == 0 and self.copy is not None:
-            # copy mode shows, as tmux's does: where the view is in the scrollback
-            tag = f" [copy{': selecting' if self.copy.selecting else ''} {self._back}/{len(screen.scrollback)}] "
-            if len(tag) + len(COPY_HINT) < width // 2:
-                tag = COPY_HINT + tag
-            if len(tag) < width:
-                mark = Strip([Segment(tag, base + RichStyle(reverse=True, bold=True))])
-                strip = Strip.join([strip.crop(0, width - len(tag)), mark])
-        return strip
-
     def on_focus(self) -> None:
         if self.terminal.screen.focus_events:
             self.send(b"\x1b[I")
@@ -626,18 +541,3 @@ class ConsoleView(CopyMode, Widget, can_focus=True):
 def _clean(title: str, limit: int = 200) -> str:
     """A program's title without control characters, on one line."""
     return " ".join("".join(c if c.isprintable() else " " for c in title[:limit]).split())
-
-
-def _runs(rows: list[int]):
-    """Sorted row numbers as (start, count) runs."""
-    start = prev = None
-    for r in rows:
-        if start is None:
-            start = prev = r
-        elif r == prev + 1:
-            prev = r
-        else:
-            yield start, prev - start + 1
-            start = prev = r
-    if start is not None:
-        yield start, prev - start + 1

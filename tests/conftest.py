@@ -71,6 +71,18 @@ def root(tmp_path, as_root):
         run_cli("rm", "-f", cid, root=r, check=False)
 
 
+def wait_for(probe, what: str = "the condition", seconds: float = 30):
+    """probe()'s first true value, polled; fails naming `what` after `seconds`."""
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = probe()
+        if got:
+            return got
+        time.sleep(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
 def _mounts() -> set[str]:
     with open("/proc/self/mounts") as f:
         return {line.split()[1] for line in f}

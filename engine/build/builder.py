@@ -526,21 +526,23 @@ class Builder:
         view = self._view(state)
         if view.lookup(wd) is not None:
             return None
-        owner = None
-        if cfg.get("User"):
-            # as BuildKit: the directories WORKDIR makes belong to the current USER
-            from ..containers.users import resolve_user
-            try:
-                u = resolve_user(view.layers, cfg["User"])
-            except InvalidArgument as e:
-                self._err(inst, str(e))
-            owner = (u["uid"], u["gid"])
+        # as BuildKit: the directories WORKDIR makes belong to the current USER
+        owner = self._owner(view, inst, cfg["User"]) if cfg.get("User") else None
         stage = self.store.tmp_dir and _mkstage(self.store)
         try:
             self._parents(view, stage, wd, make_last=True, owner=owner)
             return self._layer(state, stage)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
+
+    def _owner(self, view: MergedView, inst: Instruction, user: str) -> tuple[int, int]:
+        """(uid, gid) of a user[:group] by the image's /etc/passwd and /etc/group."""
+        from ..containers.users import resolve_user
+        try:
+            u = resolve_user(view.layers, user)
+        except InvalidArgument as e:
+            self._err(inst, str(e))
+        return u["uid"], u["gid"]
 
     def _view(self, state: _State) -> MergedView:
         if state.image_id is None:
@@ -731,14 +733,7 @@ class Builder:
         dest_dir_form = dest.endswith("/") or dest in (".", "..") or dest.endswith("/.")
         dest_abs = posixpath.normpath(posixpath.join("/", wd, dest))
         view = self._view(state)
-        chown = None
-        if flags.get("chown"):
-            from ..containers.users import resolve_user
-            try:
-                u = resolve_user(view.layers, flags["chown"])
-            except InvalidArgument as e:
-                self._err(inst, str(e))
-            chown = (u["uid"], u["gid"])
+        chown = self._owner(view, inst, flags["chown"]) if flags.get("chown") else None
         chmod = None
         if flags.get("chmod"):
             try:

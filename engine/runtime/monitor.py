@@ -91,11 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if resume is not None:
         from .protocol import loads
         return Monitor(cdir, ready_fd, loads(resume)).run()
-    try:
-        os.chdir(cdir)
-    except OSError as e:
-        _answer(ready_fd, {"ok": False, "message": f"cannot enter the container directory {cdir}: {e.strerror}",
-                           "exit_code": 125})
+    if not _enter(cdir, ready_fd):
         return 1
     # Double fork: our parent (the launcher) reaps this first process at once;
     # the monitor lives on in the child, in the launcher's new session but not
@@ -109,13 +105,20 @@ def main(argv: list[str] | None = None) -> int:
 def run_forked(cdir: str, ready_fd: int) -> int:
     """The monitor in a process forked by the zygote (zygote.py): the modules
     are loaded already, so no re-exec."""
+    if not _enter(cdir, ready_fd):
+        return 1
+    return _serve(cdir, ready_fd, reexec=False)
+
+
+def _enter(cdir: str, ready_fd: int) -> bool:
+    """chdir into the container directory, or tell the launcher why not."""
     try:
         os.chdir(cdir)
+        return True
     except OSError as e:
         _answer(ready_fd, {"ok": False, "message": f"cannot enter the container directory {cdir}: {e.strerror}",
                            "exit_code": 125})
-        return 1
-    return _serve(cdir, ready_fd, reexec=False)
+        return False
 
 
 def _serve(cdir: str, ready_fd: int, reexec: bool) -> int:

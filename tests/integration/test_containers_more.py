@@ -6,21 +6,13 @@ import os
 import signal
 import time
 
-import pytest
 
 from engine import Engine
-from tests.conftest import need_tool
-from tests.integration.test_containers import dy, root  # noqa: F401  (the fixture)
+from tests.conftest import need_tool, wait_for
+from tests.integration.test_containers import dy
 
 
-def _wait_for(fn, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("condition never met")
+_wait_for = wait_for
 
 
 def test_engine_reconciles_a_container_whose_monitor_died(root):  # noqa: F811

@@ -11,7 +11,7 @@ import termios
 import time
 
 from tests.conftest import ROOT, run_cli
-from tests.integration.test_containers import dy, root  # noqa: F401  (the fixture)
+from tests.integration.test_containers import dy
 
 
 class Term:

@@ -5,12 +5,12 @@ without it, after it died or went idle, and that nobody else can use it."""
 import os
 import signal
 import socket
-import time
 
 import pytest
 
 from engine.containers.options import RunOptions
 from engine.runtime import zygote
+from tests.conftest import wait_for
 
 
 def _argv(pid: int) -> list[bytes]:
@@ -27,14 +27,7 @@ def _zygotes(root: str) -> list[int]:
     return [pid for pid, r in zygote.zygote_roots().items() if os.path.realpath(r) == os.path.realpath(root)]
 
 
-def _wait_for(probe, what: str, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        got = probe()
-        if got:
-            return got
-        time.sleep(0.02)
-    raise AssertionError(f"gave up waiting for {what}")
+_wait_for = wait_for
 
 
 def _run(engine, *cmd: str, **kw) -> str:

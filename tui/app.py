@@ -177,7 +177,7 @@ class TabConsole(ConsoleView):
         if self.copy is not None:
             t += " [copy]"
         if self.state == "exited" and self.error:
-            t += " [error]"
+            t += " [disconnected]" if self.error.startswith("disconnected") else " [error]"
         elif self.state == "exited":
             t += f" [exited {self.exit_code if self.exit_code is not None else '?'}]"
         if self.bell_marked:

@@ -48,7 +48,8 @@ JUMP_MIN = 8 * 1024          # a queue this long may hold a flood worth jumping 
 READ_SIZE = 256 * 1024       # one recv per wake-up ...
 READ_REST = 0.002            # ... and then this long before the next
 QUEUE_LIMIT = 1024 * 1024    # stop reading the socket above this many queued bytes
-QUEUE_RESUME = 256 * 1024    # ... and start again below this
+QUEUE_RESUME = 256 * 1024    # ... and start again below this (exec only: see _held_back)
+SKIP_LIMIT = 3 * 1024 * 1024 # attach: skip ahead to the newest output above this many queued bytes
 FPS = 60
 DETACH_KEYS = ("ctrl+p", "ctrl+q")
 SCROLLBACK = 5000
@@ -114,7 +115,7 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
     def __init__(self, engine, ref: str, mode: str = "attach", *, command: list[str] | None = None,
                  detach_keys: tuple[str, ...] | list[str] | None = DETACH_KEYS, scrollback: int = SCROLLBACK,
                  budget: int = BUDGET, queue_limit: int = QUEUE_LIMIT, frame_work: float = FRAME_WORK,
-                 jump: bool = True, allow_clipboard: bool = False,
+                 jump: bool = True, allow_clipboard: bool = False, skip_limit: int = SKIP_LIMIT,
                  name: str | None = None, id: str | None = None, classes: str | None = None):
         if mode not in ("attach", "exec"):
             raise ValueError(f"mode must be 'attach' or 'exec', not {mode!r}")
@@ -124,6 +125,7 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
         self.detach_keys = tuple(detach_keys or ())
         self.budget, self.queue_limit, self.frame_work = budget, queue_limit, frame_work
         self.jump = jump                 # pass over floods of plain text (Terminal.jump)
+        self.skip_limit = skip_limit     # attach: drop the oldest output above this many queued bytes
         self.allow_clipboard = allow_clipboard   # a program's OSC 52 reaches the real clipboard
         self.terminal = Terminal(80, 24, scrollback)
         self.conn = None                 # MonitorClient (attach) or ExecSession (exec)
@@ -137,6 +139,7 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
         self.received = 0                # output bytes read from the monitor
         self.max_queued = 0              # the most bytes ever waiting to be parsed
         self.jumped = 0                  # bytes passed over by jumps
+        self.skipped = 0                 # bytes dropped by skips ahead (attach)
         self.title = ""                  # the program's window title (OSC 0/2), cleaned
         self.copy: Selection | None = None   # copy mode: its cursor and selection
         self._drag: Selection | None = None  # a mouse drag in progress
@@ -287,8 +290,10 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
             while conn.has_pending():
                 self._take(conn.read_frames())
             self._stop_reading()
-            if self._queued > self.queue_limit:
-                self.pauses += 1       # backpressure: the flood waits in the socket and the PTY
+            if self._queued > self.skip_limit:
+                self._skip_ahead()
+            if self._held_back():
+                self.pauses += 1       # backpressure: the flood waits in the monitor, the program blocks
             elif self._rest_handle is None:
                 # a short rest before the next recv: a program writing a line at a time
                 # (`yes`) would otherwise wake the UI thousands of times a second
@@ -297,8 +302,31 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
 
     def _rested(self) -> None:
         self._rest_handle = None
-        if self.state == "live" and self._queued <= self.queue_limit:
+        if self.state == "live" and not self._held_back():
             self._start_reading()
+
+    def _held_back(self) -> bool:
+        """Backpressure: not reading while more than `queue_limit` bytes wait.
+        Only for an exec: the monitor then pauses the program's output. An
+        attached container's output is never paused (it is logged), and the
+        monitor drops a client more than 4 MiB behind, so an attach console
+        keeps reading and skips ahead instead (_skip_ahead)."""
+        return self.mode == "exec" and self._queued > self.queue_limit
+
+    def _skip_ahead(self) -> None:
+        """More than `skip_limit` bytes wait (output faster than the console
+        draws, for a while): the oldest are dropped, from a line end on."""
+        data = b"".join(self._queue)
+        cut = len(data) - QUEUE_RESUME
+        nl = data.find(b"\n", cut)
+        cut = nl + 1 if 0 <= nl < len(data) - 1 else cut
+        self._queue.clear()
+        self._queue.append(data[cut:])
+        self._queued = len(data) - cut
+        if not self.skipped:
+            self.notify(f"{self.ref}: output faster than the console can draw it; skipping some "
+                        "(the container is not slowed down; its log has everything)", severity="warning", timeout=6)
+        self.skipped += cut
 
     def _take(self, frames) -> None:
         if not frames:
@@ -398,6 +426,14 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
         if self.exit_code is None and self.conn is not None:
             self.exit_code = self.conn.exit_code
         self._close()
+        if self.exit_code is None and self.mode == "attach":
+            # No EXIT frame: the monitor let go of us. It does that to an attached
+            # client too far behind the output (its buffer for it is full);
+            # the container goes on.
+            self.error = "disconnected by the container's monitor (the console fell behind its output)"
+            self._status(f"[{self.error}]")
+            self.post_message(self.Exited(self, None, self.error))
+            return
         self._status(f"[exited {self.exit_code if self.exit_code is not None else '?'}]")
         self.post_message(self.Exited(self, self.exit_code))
 

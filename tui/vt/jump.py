@@ -12,8 +12,16 @@ scrolled up, so the end state is known without drawing anything: the screen
 holds the last rows-1 lines above a blank one, the scrollback the lines
 before them (as many as it keeps), the cursor is at the start of the bottom
 line. Lines beyond what the screen and the scrollback hold are only counted.
-The result is the parser's, cell for cell (tests/unit/test_console_select.py
-checks it against the parser on random input)."""
+
+Lines with colours (SGR sequences; also tabs, backspaces, lone CRs) cannot be
+made without parsing them, but most of a flood of them need not be: all but
+the last rows + scrollback + 1 lines are skipped, having computed what they
+leave behind: the pen (only the SGRs after the last reset matter), the
+cursor at the start of the bottom line. Parsing the lines kept then writes
+every line of the screen and the scrollback anew.
+
+Either way the result is the parser's, cell for cell and style for style
+(tests/unit/test_vt_jump.py checks it against the parser on random input)."""
 from __future__ import annotations
 
 import re
@@ -24,6 +32,11 @@ from .screen import Line, Screen
 _SIMPLE = bytes(range(0x20, 0x7f)) + b"\r\n"
 _OTHER = re.compile(rb"[^\x20-\x7e\r\n]")          # ends a run of simple lines ...
 _LONE = re.compile(rb"\r(?!\n)|(?<!\r)\n")         # ... and so does a CR or LF not in a CR LF (slow: rare)
+_STYLED = bytes(range(0x20, 0x7f)) + b"\r\n\t\x08\x1b"
+_NOT_STYLED = re.compile(rb"[^\x20-\x7e\r\n\t\x08\x1b]")
+_SGR = re.compile(rb"\x1b\[([0-9;:]*)m")
+_SGR_RESETS = (b"\x1b[m", b"\x1b[0m", b"\x1b[0;", b"\x1b[;")
+_SGR_MAX = 10000   # SGRs to apply when the skipped part never resets the pen
 
 
 def _simple_end(data: bytes, start: int) -> int:
@@ -44,12 +57,58 @@ def _simple_end(data: bytes, start: int) -> int:
 
 def jump(parser, data: bytes, start: int = 0) -> int:
     """Consumes the longest run of simple lines of `data` from `start` (after
-    parsing the few lines needed to get to the start of a blank bottom line);
-    returns how many bytes were consumed, 0 when nothing could be."""
+    parsing the few lines needed to get to the start of a blank bottom line),
+    or else skips the part of a run of styled lines that would scroll out of
+    the scrollback; returns how many bytes were consumed, 0 when nothing
+    could be."""
     s: Screen = parser.screen
-    if (parser._pending or parser._decoder.getstate()[0] or s.top != 0 or s.bottom != s.rows - 1
-            or s.insert or s.g0_graphics or not s.autowrap):
+    if parser._pending or parser._decoder.getstate()[0] or s.top != 0 or s.bottom != s.rows - 1:
         return 0
+    return _jump_simple(parser, data, start) or _skip_styled(s, data, start)
+
+
+def _skip_styled(s: Screen, data: bytes, start: int) -> int:
+    """Skips all but the last rows + scrollback + 1 lines of a run of lines
+    whose only escape sequences are SGRs; returns the bytes skipped."""
+    keep = s.rows + (0 if s.in_alternate else s.scrollback_max) + 1
+    m = _NOT_STYLED.search(data, start)
+    end = m.start() if m else len(data)
+    if data.count(b"\n", start, end) <= keep + s.rows:
+        return 0
+    q = end
+    for _ in range(keep):   # the keep-th line feed from the run's end
+        q = data.rfind(b"\n", start, q)
+        if q < 0:
+            return 0
+    cut = data.rfind(b"\r\n", start, q) + 2
+    if cut < start + 2:
+        return 0
+    squeezed = data[start:end].translate(None, b"0123456789;:")
+    if squeezed.count(b"\x1b") != squeezed.count(b"\x1b[m"):
+        return 0   # an escape sequence other than SGR: the kept lines might not just scroll
+    skipped = data[start:cut]
+    lfs = skipped.count(b"\n")
+    if lfs < s.rows:
+        return 0
+    reset = max(skipped.rfind(r) for r in _SGR_RESETS)
+    if reset < 0 and skipped.count(b"\x1b") > _SGR_MAX:
+        return 0
+    for sgr in _SGR.finditer(skipped, max(reset, 0)):
+        s.select_graphic_rendition(sgr.group(1).decode())
+    # after the last CR LF, having scrolled: column 0 of the bottom line
+    s.x, s.y, s.wrap_pending = 0, s.bottom, False
+    last = _SGR.sub(b"", skipped[-512:]).translate(None, b"\r\n\t\x08")[-1:]
+    if last:
+        s.last_char = chr(last[0])
+    s.scrolled += lfs
+    s.dirty.update(range(s.rows))
+    return cut - start
+
+
+def _jump_simple(parser, data: bytes, start: int) -> int:
+    s: Screen = parser.screen
+    if s.insert or s.g0_graphics or not s.autowrap or data.startswith(b"\n", start):
+        return 0   # (an LF whose CR was parsed already: the parser takes it)
     end = _simple_end(data, start)
     if end < start + 2:
         return 0

@@ -363,8 +363,12 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
             while pos < len(data):
                 if self.jump and len(data) - pos >= JUMP_MIN:
                     n = term.jump(data, pos)
-                    self.jumped += n
-                    pos += n
+                    if n:
+                        self.jumped += n
+                        pos += n
+                        # A flood: what is left is mostly lines the next frame's jump
+                        # passes over too, if the flood goes on; parse less of it.
+                        deadline = min(deadline, time.monotonic() + self.frame_work / 4)
                     if pos >= len(data) or time.monotonic() > deadline:
                         break
                 end = min(len(data), pos + SLICE, pos + self.budget - parsed)

@@ -38,7 +38,7 @@ def test_jump_over_a_flood_leaves_what_parsing_everything_leaves():
                 text += rnd.choice(["\t", "\x08", "\r", "\n", "\x1b[32m", "中", "\x1b[2A"])
             if styles:   # colours: the lines can only be skipped, not made
                 text = rnd.choice(["", "\x1b[0m", "\x1b[1;31m", "\x1b[m\x1b[44m", "\x1b[38;5;200m"]) + text
-                text += rnd.choice(["", "\x1b[0m", "\x1b[7m", "\x1b[0;32;41m"])
+                text += rnd.choice(["", "\x1b[0m", "\x1b[7m", "\x1b[0;32;41m", "\x1b[44m\x1b[K", "\x1b[1K"])
             lines.append(text + "\r\n")
         data = "".join(lines).encode()[:rnd.choice([None, -1, -5])]
         before = rnd.choice([b"", b"xyz", b"\x1b[3;4H", b"\x1b[?1049h", b"\x1b[31m\r\n\r\nq", "中".encode()])

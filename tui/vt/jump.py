@@ -13,7 +13,8 @@ holds the last rows-1 lines above a blank one, the scrollback the lines
 before them (as many as it keeps), the cursor is at the start of the bottom
 line. Lines beyond what the screen and the scrollback hold are only counted.
 
-Lines with colours (SGR sequences; also tabs, backspaces, lone CRs) cannot be
+Lines with colours (SGR sequences; also erases to the end of the line as GNU
+grep writes them, tabs, backspaces, lone CRs) cannot be
 made without parsing them, but most of a flood of them need not be: all but
 the last rows + scrollback + 1 lines are skipped, having computed what they
 leave behind: the pen (only the SGRs after the last reset matter), the
@@ -35,6 +36,7 @@ _LONE = re.compile(rb"\r(?!\n)|(?<!\r)\n")         # ... and so does a CR or LF 
 _STYLED = bytes(range(0x20, 0x7f)) + b"\r\n\t\x08\x1b"
 _NOT_STYLED = re.compile(rb"[^\x20-\x7e\r\n\t\x08\x1b]")
 _SGR = re.compile(rb"\x1b\[([0-9;:]*)m")
+_SGR_EL = re.compile(rb"\x1b\[[0-9;:]*[mK]")
 _SGR_RESETS = (b"\x1b[m", b"\x1b[0m", b"\x1b[0;", b"\x1b[;")
 _SGR_MAX = 10000   # SGRs to apply when the skipped part never resets the pen
 
@@ -69,7 +71,8 @@ def jump(parser, data: bytes, start: int = 0) -> int:
 
 def _skip_styled(s: Screen, data: bytes, start: int) -> int:
     """Skips all but the last rows + scrollback + 1 lines of a run of lines
-    whose only escape sequences are SGRs; returns the bytes skipped."""
+    whose only escape sequences are SGRs and ELs (which change nothing a line
+    that scrolls away leaves behind but the pen); returns the bytes skipped."""
     keep = s.rows + (0 if s.in_alternate else s.scrollback_max) + 1
     m = _NOT_STYLED.search(data, start)
     end = m.start() if m else len(data)
@@ -84,8 +87,8 @@ def _skip_styled(s: Screen, data: bytes, start: int) -> int:
     if cut < start + 2:
         return 0
     squeezed = data[start:end].translate(None, b"0123456789;:")
-    if squeezed.count(b"\x1b") != squeezed.count(b"\x1b[m"):
-        return 0   # an escape sequence other than SGR: the kept lines might not just scroll
+    if squeezed.count(b"\x1b") != squeezed.count(b"\x1b[m") + squeezed.count(b"\x1b[K"):
+        return 0   # an escape sequence other than SGR or EL: the kept lines might not just scroll
     skipped = data[start:cut]
     lfs = skipped.count(b"\n")
     if lfs < s.rows:
@@ -97,7 +100,7 @@ def _skip_styled(s: Screen, data: bytes, start: int) -> int:
         s.select_graphic_rendition(sgr.group(1).decode())
     # after the last CR LF, having scrolled: column 0 of the bottom line
     s.x, s.y, s.wrap_pending = 0, s.bottom, False
-    last = _SGR.sub(b"", skipped[-512:]).translate(None, b"\r\n\t\x08")[-1:]
+    last = _SGR_EL.sub(b"", skipped[-512:]).translate(None, b"\r\n\t\x08")[-1:]
     if last:
         s.last_char = chr(last[0])
     s.scrolled += lfs

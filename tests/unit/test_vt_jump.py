@@ -66,6 +66,9 @@ def test_styled_flood_is_skipped_down_to_what_stays_visible():
     assert 0 < n < len(flood) - 14 * 30   # the last rows + scrollback + 1 lines are left to parse
     skipping.feed(flood[n:])
     screens_equal(full, skipping)
+    # the data ends inside a sequence (a read cut it): the lines before it are skipped all the same
+    for cut in range(1, 12):
+        assert Terminal(20, 4, 10).jump(flood[:-cut]) > 0
     # an escape sequence other than SGR in the run: nothing is skipped
     assert Terminal(20, 4, 10).jump(flood.replace(b"line 300", b"\x1b[Hline 300")) == 0
 

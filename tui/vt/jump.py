@@ -76,6 +76,9 @@ def _skip_styled(s: Screen, data: bytes, start: int) -> int:
     keep = s.rows + (0 if s.in_alternate else s.scrollback_max) + 1
     m = _NOT_STYLED.search(data, start)
     end = m.start() if m else len(data)
+    esc = data.rfind(b"\x1b", start, end)
+    if esc >= 0 and not _SGR_EL.match(data, esc, end):
+        end = esc   # a sequence cut by the end of the data (or not ours): the run stops before it
     if data.count(b"\n", start, end) <= keep + s.rows:
         return 0
     q = end

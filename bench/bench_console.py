@@ -9,10 +9,11 @@ encoded and written as they would be to a terminal).
 Scenarios, in one run:
   baseline  the shell at its prompt: it echoes the key itself
   floods    running in the foreground of that console: `yes` (busybox's: one
-            write a line) and `cat` of a 15 MB file of numbers in a loop (64 KiB
-            writes, the fastest flood a PTY carries here). The tty echoes the key
-            and the echo travels behind the flood through the PTY, the monitor,
-            the socket and the console's queue.
+            write a line), `cat` of a 15 MB file of numbers in a loop (64 KiB
+            writes, the fastest flood a PTY carries here), and `sgr`, a `yes`
+            of a green y (a colour in every line: parsed, not jumped over).
+            The tty echoes the key and the echo travels behind the flood
+            through the PTY, the monitor, the socket and the console's queue.
   references, the same floods without our UI:
     pty     in busybox sh on a bare PTY of this machine, read by a tight loop
             (the kernel's share: a lower bound)
@@ -28,7 +29,7 @@ from the terminal (`driver.send_message`). For each press:
   repaint press → the first frame written to the terminal after that
 Median and p95 of each (and of the references' press → echo read).
 
-Run as root: .venv/bin/python bench/bench_console.py [--presses 30] [--gap 0.2] [--floods yes,cat] [--json FILE]
+Run as root: .venv/bin/python bench/bench_console.py [--presses 30] [--gap 0.2] [--floods yes,cat,sgr] [--json FILE]
 """
 from __future__ import annotations
 
@@ -58,9 +59,11 @@ COLS, ROWS = 80, 24
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 MARK = b"Z"
 # The floods: busybox `yes` (to a terminal its stdout is line-buffered: one
-# write(2) a line, ~1.3 MB/s through a PTY here) and `cat` of a 15 MB file of
-# numbers in a loop (64 KiB writes: ~20 MB/s through the console). {f} is the file.
-FLOODS = {"yes": "yes", "cat": "while :; do cat {f}; done"}
+# write(2) a line, ~1.3 MB/s through a PTY here), `cat` of a 15 MB file of
+# numbers in a loop (64 KiB writes: ~20 MB/s through the console), and `yes`
+# of a green "y" (an SGR colour in every line: never jumped over, parsed).
+# {f} is the file.
+FLOODS = {"yes": "yes", "cat": "while :; do cat {f}; done", "sgr": "yes \"$(printf '\\033[32my\\033[0m')\""}
 FLOOD_FILE_LINES = 2_000_000
 
 
@@ -291,7 +294,7 @@ def main() -> int:
     ap.add_argument("--presses", type=int, default=30)
     ap.add_argument("--gap", type=float, default=0.2, help="seconds between two presses")
     ap.add_argument("--warm", type=float, default=2.0, help="seconds of flood before the first press")
-    ap.add_argument("--floods", default="yes,cat", help="which floods (yes, cat)")
+    ap.add_argument("--floods", default="yes,cat,sgr", help="which floods (yes, cat, sgr)")
     ap.add_argument("--work", default="/var/tmp/dockyard-bench-console")
     ap.add_argument("--json")
     args = ap.parse_args()

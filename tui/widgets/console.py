@@ -468,6 +468,9 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
             return
         screen.resize(cols, rows)
         self._painted.clear()
+        for sel in (self.copy, self._drag):
+            if sel is not None:
+                sel.shift()   # (and clamp: rows may be gone)
         self._back = min(self._back, len(screen.scrollback))
         self._send_resize()
         self.refresh()

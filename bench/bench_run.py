@@ -15,9 +15,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import REPO, Bench, dockyard, measure, peer_env, podman, sh  # noqa: E402
+from bench.common import REPO, Bench, dockyard, measure, peer_env, sh  # noqa: E402
+from bench.common import podman as _podman  # noqa: E402
 
 ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+
+
+def podman(state: str, *args: str) -> list[str]:
+    """podman on overlay, as dockyard runs containers (vfs would copy the
+    rootfs for every container)."""
+    return _podman(state, *args, driver="overlay")
 
 
 def rss_kb(pid: int) -> int:

@@ -264,7 +264,11 @@ class FreshDirs:
 # ------------------------------------------------------------------ command builders
 
 def dockyard(root: str, *args: str) -> list[str]:
-    """dockyard's CLI from the repo's venv (run with cwd=REPO)."""
+    """dockyard's CLI as a user runs it: the venv's `dockyard` script (made
+    by scripts/setup.sh); `python -m tui.cli` when there is none."""
+    script = os.path.join(REPO, ".venv", "bin", "dockyard")
+    if os.path.exists(script):
+        return [script, "--root", root, *args]
     return [VENV_PY, "-m", "tui.cli", "--root", root, *args]
 
 

@@ -4,7 +4,6 @@ directory without a record, which the engine sweeps at start."""
 import dataclasses
 import json
 import os
-import shutil
 import sqlite3
 import time
 
@@ -13,7 +12,7 @@ from ..images.catalog import resolve
 from ..store.events import record_event
 from ..images.inspect import config_of, layer_chain
 from ..store import Store
-from ..store.fsutil import fsync_dir
+from ..store.fsutil import fsync_dir, rmtree
 from . import names, spec as specmod, volumes
 from .options import RunOptions
 from .records import container_dir
@@ -155,6 +154,6 @@ def _create(store: Store, opts: RunOptions) -> str:
         except sqlite3.IntegrityError:
             raise Conflict(f'the container name "/{name}" is already in use') from None
     except BaseException:
-        shutil.rmtree(cdir, ignore_errors=True)
+        rmtree(cdir)
         raise
     return cid

@@ -3,14 +3,13 @@ owns a running container; the engine talks to it through its socket and reads
 its state file. The freezer is driven directly through the cgroup."""
 import json
 import os
-import shutil
 import signal
 import time
 
 from ..errors import Conflict, DockyardError
 from ..store.events import record_event
 from ..store import Store
-from ..store.fsutil import atomic_write
+from ..store.fsutil import atomic_write, rmtree
 from . import signals
 from .records import ContainerRecord, find, set_state
 
@@ -86,7 +85,12 @@ def _cleanup_leftovers(rec: ContainerRecord) -> None:
         except FileNotFoundError:
             pass
     work = os.path.join(rec.dir, "work")
-    shutil.rmtree(work, ignore_errors=True)  # overlay's work dir must be empty
+    try:
+        os.rmdir(work)   # overlay's work dir must be empty; a new container's is
+    except FileNotFoundError:
+        pass
+    except OSError:
+        rmtree(work)     # what an earlier run left in it
     os.mkdir(work, 0o755)
 
 
@@ -228,7 +232,7 @@ def destroy(store: Store, rec: ContainerRecord) -> None:
         _cgroup(rec.id).destroy()
     except (OSError, DockyardError):
         pass
-    shutil.rmtree(rec.dir, ignore_errors=True)
+    rmtree(rec.dir)
 
 
 def prune(store: Store) -> list[str]:
@@ -286,4 +290,4 @@ def reconcile(store: Store, sweep: bool = False) -> None:
         base = os.path.join(store.root, "containers")
         for name in os.listdir(base):
             if name not in known and len(name) == 64:
-                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+                rmtree(os.path.join(base, name))

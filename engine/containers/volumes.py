@@ -2,11 +2,11 @@
 import json
 import os
 import re
-import shutil
 import time
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..store import Store
+from ..store.fsutil import rmtree
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 
@@ -62,4 +62,4 @@ def remove(store: Store, name: str, force: bool = False) -> None:
         raise Conflict(f"remove {name}: volume is in use - [{', '.join(used)}]")
     with store.db.tx() as c:
         c.execute("DELETE FROM volumes WHERE name = ?", (name,))
-    shutil.rmtree(volume_dir(store, name), ignore_errors=True)
+    rmtree(volume_dir(store, name))

@@ -54,8 +54,10 @@ def dumps(obj: object) -> bytes:
 
 
 def sha256_digest(data: bytes) -> str:
-    import hashlib  # here: OpenSSL's loading is 2 ms of every command start
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    from ..store.hashing import sha256
+    h = sha256(len(data))
+    h.update(data)
+    return "sha256:" + h.hexdigest()
 
 
 def is_digest(value: object) -> bool:

@@ -1,8 +1,8 @@
 """The store under ROOT: blobs, SQLite metadata, unpacked layers, staging."""
 import os
-import shutil
 
 from .blobs import BlobStore, check_digest
+from .fsutil import rmtree
 from .db import Database
 from .layerdirs import LayerDirs
 from .lock import StoreLock
@@ -38,7 +38,7 @@ class Store:
             for name in os.listdir(self.tmp_dir):
                 path = os.path.join(self.tmp_dir, name)
                 if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                    rmtree(path)
                 else:
                     os.unlink(path)
         finally:

@@ -82,8 +82,8 @@ class VerifyingReader(io.RawIOBase):
     def __init__(self, path: str, digest: str):
         self._f = open(path, "rb")
         self._digest = digest
-        import hashlib
-        self._hash = hashlib.sha256()
+        from .hashing import sha256
+        self._hash = sha256(os.fstat(self._f.fileno()).st_size)
         self._done = False
 
     def readable(self) -> bool:

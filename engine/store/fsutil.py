@@ -1,6 +1,12 @@
 """Small filesystem helpers for atomic writes: every write lands by rename."""
 import os
-import shutil
+
+
+def rmtree(path: str) -> None:
+    """shutil.rmtree, errors ignored; shutil is imported here, when needed
+    (it loads bz2 and lzma: 3 ms of every command start)."""
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def fsync_dir(path: str) -> None:
@@ -41,4 +47,4 @@ def remove_tree(path: str, tmp_dir: str) -> None:
         return
     doomed = staging_name(tmp_dir, "rm")
     os.rename(path, doomed)
-    shutil.rmtree(doomed, ignore_errors=True)
+    rmtree(doomed)

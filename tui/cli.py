@@ -1,14 +1,22 @@
 """dockyard's command line: docker's commands and flags over the same engine
 the TUI uses. With no command it opens the TUI. Kept free of textual imports
 so that scripted commands start fast."""
-import argparse
+from __future__ import annotations
+
 import os
 import sys
 
-from . import cli_commit as cc
-from . import cli_containers as ct
-from . import cli_cp
-from . import cli_images as im
+# The commands' modules (loaded by load_commands, when a parser is built):
+# `dockyard` first asks the store's zygote to run the command (_remote), and
+# must not pay for loading them itself.
+cc = ct = cli_cp = im = None
+
+
+def load_commands() -> None:
+    global cc, ct, cli_cp, im
+    from . import cli_commit, cli_containers, cli_images
+    from . import cli_cp as cp
+    cc, ct, cli_cp, im = cli_commit, cli_containers, cp, cli_images
 
 
 def _image_parsers(sub, prefix: bool) -> None:
@@ -175,6 +183,7 @@ def _cache_gettext() -> None:
     """argparse looks up the translation of each of its ~200 message strings
     in the locale directories as the parser is built (12 ms of every command
     start); the answer cannot change within one process."""
+    import argparse
     import functools
     lookup = getattr(argparse, "_", None)
     if callable(lookup) and not hasattr(lookup, "cache_info"):
@@ -238,6 +247,8 @@ def _command_word(argv: list[str]) -> str | None:
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line; given argv, only the parser of its command
     (all of them when it has none, or one dockyard does not know)."""
+    if _built is not None:
+        return _built
     _cache_gettext()
     wanted = _command_word(argv) if argv is not None else None
     p = _top_parser()
@@ -253,14 +264,26 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return p
 
 
-class _Parser(argparse.ArgumentParser):
+def _parser_class():
     """argparse's parser with one change: its help formatter gets the width
-    from here, so that building the parsers does not import shutil (for
-    get_terminal_size), which loads bz2 and lzma: 3 ms of every command.
-    The subparsers are of this class too (add_subparsers uses type(self))."""
+    from _help_width, so that building the parsers does not import shutil
+    (for get_terminal_size), which loads bz2 and lzma: 3 ms of every command.
+    The subparsers are of this class too (add_subparsers uses type(self)).
+    Made on first use: `dockyard` itself, which hands the command to its
+    worker (_remote), never loads argparse."""
+    global _Parser
+    if _Parser is None:
+        import argparse
 
-    def _get_formatter(self):
-        return self.formatter_class(prog=self.prog, width=_help_width())
+        class Parser(argparse.ArgumentParser):
+            def _get_formatter(self):
+                return self.formatter_class(prog=self.prog, width=_help_width())
+
+        _Parser = Parser
+    return _Parser
+
+
+_Parser = None
 
 
 def _help_width() -> int:
@@ -271,20 +294,31 @@ def _help_width() -> int:
         cols = 0
     if cols <= 0:
         try:
-            cols = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            cols = os.get_terminal_size(1).columns  # fd 1: in a worker, the caller's stdout
         except (AttributeError, ValueError, OSError):
             cols = 80
     return max(cols - 2, 11)
 
 
+_built = None  # the whole parser, when made in advance (prebuild)
+
+
+def prebuild() -> None:
+    """Makes the whole parser once and keeps it: the zygote does this, so that
+    its workers parse without building (parsing does not change a parser)."""
+    global _built
+    _built = build_parser()
+
+
 def _top_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="dockyard", description="A terminal UI for containers, with its own engine. "
+    p = _parser_class()(prog="dockyard", description="A terminal UI for containers, with its own engine. "
                                 "With no command, opens the TUI.")
     p.add_argument("--root", default=None, help="state root (default $DOCKYARD_ROOT or /var/lib/dockyard)")
     return p
 
 
 def _add_commands(sub) -> None:
+    load_commands()
     _image_parsers(sub, prefix=False)
     img = sub.add_parser("image", help="manage images")
     img_sub = img.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
@@ -337,6 +371,101 @@ def _add_commands(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    code = _remote(argv)
+    if code is not None:
+        return code
+    return main_local(argv)
+
+
+def _remote(argv: list[str]) -> int | None:
+    """Runs the command in a worker forked by the store's zygote (tui/
+    cli_worker.py), which has everything loaded, with our stdio, working
+    directory, environment and umask; forwards our signals to it; returns its
+    exit code. None when there is no command (the TUI, --help) or no zygote
+    can serve: then the command runs here."""
+    word = _command_word(argv)
+    if word is None or word == "tui":
+        return None
+    from engine.runtime import zygote
+    if not zygote.enabled():
+        return None
+    root = _root_arg(argv) or os.environ.get("DOCKYARD_ROOT") or "/var/lib/dockyard"
+    try:
+        cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    umask = os.umask(0)
+    os.umask(umask)
+    from .cli_worker_proto import encode_request
+    try:
+        got = zygote.call(os.path.abspath(root), "tui.cli_worker", encode_request(argv, dict(os.environ), umask),
+                          [0, 1, 2, cwd])
+    finally:
+        os.close(cwd)
+    if got is None:
+        return None
+    sock, pid = got
+    return _follow(sock, pid)
+
+
+def _follow(sock, pid: int) -> int:
+    """Waits for the worker's "exit CODE", passing it our signals meanwhile."""
+    import _signal as signal  # the C module: signal.py loads enum (several ms)
+    forwarded = []
+
+    def forward(sig, _frame):
+        forwarded.append(sig)
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH,
+                signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, forward)
+    saved = None
+    try:
+        import termios
+        saved = termios.tcgetattr(0) if os.isatty(0) else None
+    except (OSError, ImportError):
+        pass
+    data = b""
+    try:
+        while True:
+            try:
+                chunk = sock.recv(64)
+            except InterruptedError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    for line in data.split(b"\n"):
+        if line.startswith(b"exit ") and line[5:].lstrip(b"-").isdigit():
+            return int(line[5:])
+    if saved is not None:  # the worker died holding the terminal (raw, for -it): give it back
+        import termios
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+    if forwarded:
+        return 128 + forwarded[-1]
+    print("Error: the command's worker ended without an exit status", file=sys.stderr)
+    return 125
+
+
+def _root_arg(argv: list[str]) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--root" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--root="):
+            return a[len("--root="):]
+        if not a.startswith("-"):
+            return None
+    return None
+
+
+def main_local(argv: list[str]) -> int:
+    """The command, in this process."""
     args = build_parser(argv).parse_args(argv)
     root = args.root or os.environ.get("DOCKYARD_ROOT")
     func = getattr(args, "func", None)

@@ -29,9 +29,12 @@ import sys
 
 MODULE = "engine.runtime.zygote"
 IDLE_SECONDS = 600
-REQUEST_MAX = 8192
+REQUEST_MAX = 1 << 16
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _lock_fd = -1
+MAX_FDS = 8
+CALL_MAX = 4 << 20
+CALLABLE = ("tui.cli_worker",)  # the modules a `call` may name
 # The zygote's argv ends with this much room, so that a forked monitor can
 # write its own (longer) command line over it.
 ARGV_ROOM = 320
@@ -42,14 +45,19 @@ def enabled() -> bool:
 
 
 def fingerprint() -> str:
-    """Changes whenever the code a monitor runs changes (sources, interpreter).
-    Two CRCs, not sha256: loading OpenSSL would cost each start 3 ms, and
-    this only has to notice an upgrade, not resist an attacker (only root can
-    write the sources or reach the socket)."""
+    """Changes whenever the code a zygote runs changes: the engine's sources,
+    the command line's (tui/*.py: it may serve `call`s of tui.cli_worker),
+    the interpreter. Two CRCs, not sha256: loading OpenSSL would cost each
+    start 3 ms, and this only has to notice an upgrade, not resist an
+    attacker (only root can write the sources or reach the socket)."""
     import zlib
     parts = [f"{sys.executable}\0{sys.version}"]
-    engine_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for d in (engine_dir, os.path.join(engine_dir, "runtime")):
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    dirs = [os.path.join(top, "tui")]
+    for dirpath, subdirs, _files in os.walk(os.path.join(top, "engine")):
+        subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
+        dirs.append(dirpath)
+    for d in dirs:
         try:
             names = sorted(n for n in os.listdir(d) if n.endswith(".py"))
         except OSError:
@@ -111,10 +119,51 @@ def request(root: str, container_dir: str, ready_w: int, timeout: float = 10) ->
         sock.close()
 
 
+def call(root: str, module: str, payload: bytes, fds: list[int], timeout: float = 10):
+    """Asks the root's zygote (started now if there is none) to fork a
+    worker running `module.serve_forked(conn, payload, fds)`; the zygote
+    imports `module` once, on the first call. Returns (connection, worker
+    pid) -- the worker talks on that connection from then on -- or None when
+    no zygote can serve (then the caller does the work itself)."""
+    import _socket as socket  # the C module: socket.py loads enum and selectors (3 ms)
+    if not enabled() or not os.path.isdir(root):
+        return None
+    fp = fingerprint()
+    rdir = run_dir(root)
+    sock = _connect(rdir, fp)
+    if sock is None:
+        try:
+            os.makedirs(rdir, mode=0o700, exist_ok=True)
+        except OSError:
+            return None
+        if not _spawn(root, fp, timeout):
+            return None
+        sock = _connect(rdir, fp)
+        if sock is None:
+            return None
+    try:
+        sock.settimeout(timeout)
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(int(fd).to_bytes(4, sys.byteorder) for fd in fds))]
+        sock.sendmsg([b"call\0" + module.encode() + b"\0" + str(len(payload)).encode() + b"\0" + payload], anc)
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = sock.recv(1)
+            if not chunk:
+                break
+            answer += chunk
+        if answer.startswith(b"ok ") and answer[3:-1].isdigit():
+            sock.settimeout(None)
+            return sock, int(answer[3:-1])
+    except OSError:
+        pass
+    sock.close()
+    return None
+
+
 def _connect(rdir: str, fp: str):
     """A connection to the zygote, or None. Through /proc/self/fd/N/… so that
     a deep root does not hit the 108-byte limit of socket paths."""
-    import socket
+    import _socket as socket
     sock_name = _names(fp)[0]
     try:
         dfd = os.open(rdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -360,7 +409,7 @@ def _handle(conn, containers: str, lsock, monitor) -> None:
     fds: list[int] = []
     try:
         uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
-        msg, anc, _flags, _addr = conn.recvmsg(REQUEST_MAX, socket.CMSG_SPACE(4 * 4))
+        msg, anc, _flags, _addr = conn.recvmsg(REQUEST_MAX, socket.CMSG_SPACE(4 * MAX_FDS))
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds += [int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, len(data) - 3, 4)]
@@ -370,6 +419,9 @@ def _handle(conn, containers: str, lsock, monitor) -> None:
             conn.sendall(b"error: not our user\n")
             return
         verb, _, arg = msg.partition(b"\0")
+        if verb == b"call":
+            _call(conn, arg, fds, lsock)
+            return
         cdir = os.path.realpath(os.fsdecode(arg))
         name = os.path.basename(cdir)
         if (verb != b"start" or len(fds) != 1 or os.path.dirname(cdir) != containers or len(name) != 64
@@ -400,6 +452,45 @@ def _handle(conn, containers: str, lsock, monitor) -> None:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _call(conn, arg: bytes, fds: list[int], lsock) -> None:
+    """A `call`: import the module (once: later calls find it loaded, which is
+    the point), fork, and let the worker answer on `conn`."""
+    import importlib
+    name, _, rest = arg.partition(b"\0")
+    size, _, payload = rest.partition(b"\0")
+    if not size.isdigit() or int(size) > CALL_MAX:
+        conn.sendall(b"error: bad request\n")
+        return
+    while len(payload) < int(size):  # a big environment may come in more than one piece
+        chunk = conn.recv(int(size) - len(payload))
+        if not chunk:
+            return
+        payload += chunk
+    module = name.decode("ascii", "replace")
+    if not module.startswith(CALLABLE) or not all(p.isidentifier() for p in module.split(".")):
+        conn.sendall(b"error: not a module the zygote serves\n")
+        return
+    try:
+        mod = importlib.import_module(module)
+        serve = mod.serve_forked
+    except Exception as e:  # noqa: BLE001 - the caller falls back to doing the work itself
+        conn.sendall(b"error: %s\n" % str(e).encode(errors="replace")[:200])
+        return
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the worker)
+        code = 125
+        try:
+            import signal
+            lsock.close()
+            os.close(_lock_fd)
+            for sig in (signal.SIGCHLD, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            conn.settimeout(None)
+            code = serve(conn, payload, list(fds))
+        finally:
+            os._exit(code if isinstance(code, int) else 125)
 
 
 def _become_monitor(cdir: str, ready_fd: int, monitor) -> int:

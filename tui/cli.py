@@ -422,7 +422,8 @@ def _follow(sock, pid: int) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH,
                 signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, forward)
+        if signal.getsignal(sig) != signal.SIG_IGN:  # ignored (a script's background job): stays so
+            signal.signal(sig, forward)
     saved = None
     try:
         import termios

@@ -57,6 +57,11 @@ def serve_forked(conn, payload: bytes, fds: list[int]) -> int:
     os.umask(umask)
     sys.argv = ["dockyard", *argv]
     _reopen_stdio()
+    # The zygote may have been started with SIGINT ignored (a background job
+    # of a script), and then Python installs no KeyboardInterrupt handler;
+    # a worker gets only the SIGINTs its caller forwards, which it did not ignore.
+    import signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     conn.sendall(b"ok %d\n" % os.getpid())
     _end_with(conn)
     code = 125

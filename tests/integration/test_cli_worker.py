@@ -73,8 +73,10 @@ def test_signals_reach_the_worker_and_a_killed_caller_takes_it_along(root):
     cid = _dy(root, "run", "-d", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.2; done"
               ).stdout.decode().strip()
     # Ctrl-C on a following `logs -f` ends it as it would end in-process
+    # (SIGINT as in a terminal: a CI job may have it ignored, and then so would dockyard)
     p = subprocess.Popen([sys.executable, "-m", "tui.cli", "logs", "-f", cid], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=_env(root, True), cwd=ROOT)
+                         stderr=subprocess.PIPE, env=_env(root, True), cwd=ROOT,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stdout.readline() == b"tick\n"
     assert _workers_of(root), "the command runs in a worker of the zygote"
     p.send_signal(signal.SIGINT)

@@ -44,12 +44,24 @@ def enabled() -> bool:
     return os.environ.get("DOCKYARD_ZYGOTE", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
+_fingerprint: str | None = None
+
+
 def fingerprint() -> str:
     """Changes whenever the code a zygote runs changes: the engine's sources,
     the command line's (tui/*.py: it may serve `call`s of tui.cli_worker),
     the interpreter. Two CRCs, not sha256: loading OpenSSL would cost each
     start 3 ms, and this only has to notice an upgrade, not resist an
-    attacker (only root can write the sources or reach the socket)."""
+    attacker (only root can write the sources or reach the socket).
+    Computed once a process: a process should be served by a zygote of the
+    code it was started with (a TUI left open across an upgrade keeps its own)."""
+    global _fingerprint
+    if _fingerprint is None:
+        _fingerprint = _compute_fingerprint()
+    return _fingerprint
+
+
+def _compute_fingerprint() -> str:
     import zlib
     parts = [f"{sys.executable}\0{sys.version}"]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -447,7 +447,8 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
         nonlocal cgroups
         if cgroups is None:
             _wait_sync(sync_r)
-            cgroups = rootfs.cgroup_view()  # before the cgroup namespace hides the paths
+            # (read before the cgroup namespace hides the paths, unless told in advance)
+            cgroups = cgview if early else rootfs.cgroup_view()
             join([t for t in joined if t == "cgroup"])
             if "cgroup" in nss and nss["cgroup"] is None:
                 try:
@@ -503,9 +504,10 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
         sc.sethostname(spec["hostname"])
     if "network" in nss:
         netns.loopback_up()
-    view = in_cgroup()
-    for m in later:
-        rootfs.mount_one(root, m, bundle, view)
+    if not early:
+        view = in_cgroup()
+        for m in later:
+            rootfs.mount_one(root, m, bundle, view)
     rootfs.pivot(root)
     # sysctls through the container's own /proc (before /proc/sys goes read-only)
     rootfs.write_sysctls(linux.get("sysctl"), netns="network" in nss, ipcns="ipc" in nss, utsns="uts" in nss)
@@ -513,6 +515,10 @@ def _container_main(bundle, spec, stdio, tty, nss, joined, load_seccomp, sync_r,
     rootfs.readonly_paths(linux.get("readonlyPaths"))
     if (spec.get("root") or {}).get("readonly"):
         rootfs.readonly_root()
+    # Told the cgroup view in advance, the whole root was made while the
+    # monitor moved us: only now wait for the move (and make the cgroup
+    # namespace, which must follow it), before dropping privileges and exec.
+    in_cgroup()
 
     process = spec.get("process") or {}
     seccomp = linux.get("seccomp")

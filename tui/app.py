@@ -334,6 +334,19 @@ class DockyardApp(App):
         self.containers_table.set_narrow(narrow)
         self.images_table.set_narrow(narrow)
 
+    def choose_theme(self, name: str) -> None:
+        """A theme picked by the user: applied, and kept in config.yaml."""
+        from .config import save_theme
+        self.theme = name
+        try:
+            path = save_theme(name, self.config.path)
+        except OSError as e:
+            self.notify(f"theme {name}: not saved ({e.strerror or e})", severity="warning")
+            return
+        self.config.theme = name
+        self.config.path = path
+        self.notify(f"theme {name}, saved to {path}")
+
     def watch_theme(self, theme: str) -> None:
         if not getattr(self, "_composed_ui", False):
             return
@@ -745,7 +758,7 @@ class DockyardApp(App):
             mine = name in self.theme_names
             if mine or name in ("textual-dark", "textual-light", "ansi-dark", "ansi-light"):
                 yield SystemCommand(f"Theme: {name}", "switch the colours" + (" (themes/)" if mine else ""),
-                                    lambda n=name: setattr(self, "theme", n))
+                                    lambda n=name: self.choose_theme(n))
         yield from super().get_system_commands(screen)
 
     # -- running engine calls ----------------------------------------------------

@@ -46,6 +46,36 @@ def config_path() -> str:
     return os.path.join(base, "dockyard", "config.yaml")
 
 
+def save_theme(name: str, path: str | None = None) -> str:
+    """Writes `theme: NAME` into the settings file (made if missing), changing
+    only that line: the user's comments and other settings stay as they are.
+    Returns the file's path."""
+    import json
+    import re
+    path = path or config_path()
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines(keepends=True)
+    except FileNotFoundError:
+        lines = []
+    value = name if re.fullmatch(r"[A-Za-z0-9_.-]+", name) else json.dumps(name)
+    new = f"theme: {value}\n"
+    for i, line in enumerate(lines):
+        if re.match(r"theme\s*:", line):  # the top-level setting (column 0)
+            lines[i] = new
+            break
+    else:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(new)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("".join(lines))
+    os.replace(tmp, path)
+    return path
+
+
 def load_config(path: str | None = None) -> tuple[Config, list[str]]:
     """(settings, problems). A missing file is no problem: the defaults."""
     path = path or config_path()

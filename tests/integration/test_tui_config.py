@@ -150,7 +150,10 @@ def test_key_overrides_and_interval_apply(engine, starter, tmp_path):
         remove_all_containers(engine)
 
 
-def test_theme_switch_from_the_palette(engine):
+def test_theme_switch_from_the_palette(engine, tmp_path, monkeypatch):
+    path = tmp_path / "cfg" / "config.yaml"
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(path))
+
     async def body(app, pilot):
         from tests.integration.test_tui_helpers import until
         assert app.theme == "dockyard-dark"
@@ -161,7 +164,31 @@ def test_theme_switch_from_the_palette(engine):
         await pilot.press("enter")
         await until(pilot, lambda: app.theme == "dockyard-light", what="the light theme")
         assert not app.current_theme.dark
+        # kept for the next start
+        assert path.read_text() == "theme: dockyard-light\n"
+        assert load_config(str(path))[0].theme == "dockyard-light"
         app.theme = "dockyard-terminal"          # follows the terminal's ANSI palette
         await pilot.pause(0.2)
         assert app.current_theme.ansi and app.native_ansi_color
     _run(DockyardApp(engine), body)
+
+
+def test_a_theme_picked_changes_only_that_line(engine, tmp_path):
+    path = write(tmp_path, "# my settings\ntheme: dockyard-dark   # dark at night\nrefresh_interval: 2.5\n"
+                           "keys:\n  container.stop: x\n")
+    cfg, problems = load_config(path)
+    assert not problems
+
+    async def body(app, pilot):
+        from tests.integration.test_tui_helpers import until
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Theme: dockyard-terminal")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.theme == "dockyard-terminal", what="the terminal theme")
+    _run(DockyardApp(engine, config=cfg), body)
+    assert open(path).read() == ("# my settings\ntheme: dockyard-terminal\nrefresh_interval: 2.5\n"
+                                 "keys:\n  container.stop: x\n")
+    again, problems = load_config(path)
+    assert not problems and again.theme == "dockyard-terminal" and again.refresh_interval == 2.5

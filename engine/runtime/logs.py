@@ -194,13 +194,15 @@ def _entry(line: bytes):
 
 
 def read_logs(container_dir: str, *, tail: int | None = None, since=None, until=None, follow: bool = False,
-              timestamps: bool = False, poll: float = 0.1):
+              timestamps: bool = False, poll: float = 0.1, stop=None):
     """Yields (stream, time, data) for each log entry, oldest first, from the
     rotated files and the current one. `tail`: only the last N entries (before
     following). `since` / `until`: see parse_time_arg. `timestamps`: data is
     prefixed with "<time> " as `docker logs -t` prints it. `follow`: keep
     yielding new entries until the container's state.json says it has exited
-    (or its monitor is gone)."""
+    (or its monitor is gone), or `stop()` says so (asked every `poll`
+    seconds while the log is quiet: a reader that lost interest need not wait
+    for the next line)."""
     from .state import parse_rfc3339
     since_t = parse_time_arg(since)
     until_t = parse_time_arg(until)
@@ -270,7 +272,7 @@ def read_logs(container_dir: str, *, tail: int | None = None, since=None, until=
         if cur:
             cur.close()
         return
-    yield from _follow(container_dir, cur, rest, keep, out, until_t, poll)
+    yield from _follow(container_dir, cur, rest, keep, out, until_t, poll, stop)
 
 
 def _open_after(container_dir: str, ino: int):
@@ -324,7 +326,7 @@ def _open_after(container_dir: str, ino: int):
     return None
 
 
-def _follow(container_dir, cur, rest: bytes, keep, out, until_t, poll):
+def _follow(container_dir, cur, rest: bytes, keep, out, until_t, poll, stop=None):
     import time
     from .state import parse_rfc3339, settled_state
     base = os.path.join(container_dir, LOG_FILE)
@@ -388,6 +390,8 @@ def _follow(container_dir, cur, rest: bytes, keep, out, until_t, poll):
                     continue
                 if until_t is not None and time.time() > until_t:
                     return
+            if stop is not None and stop():
+                return
             time.sleep(poll)
     finally:
         if cur is not None:

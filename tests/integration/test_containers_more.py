@@ -174,3 +174,29 @@ def test_rename_and_more_ps_filters(root):  # noqa: F811
     assert dy(root, "rename", "middle", "bad name").returncode == 125
     assert dy(root, "rename", "nosuch", "x").returncode != 0
     dy(root, "rm", "first", "middle", "third")
+
+
+def test_a_log_follower_can_be_told_to_stop(root):  # noqa: F811
+    """A reader following a quiet container's log ends when it says so, not
+    at the container's next line (the TUI's logs tab when it is closed)."""
+    import threading
+    eng = Engine(root)
+    try:
+        cid = dy(root, "run", "-d", "busybox", "sh", "-c", "echo once; sleep 300").stdout.decode().strip()
+        stop = threading.Event()
+        got = []
+
+        def follow():
+            for _, _, data in eng.logs(cid, follow=True, poll=0.05, stop=stop.is_set):
+                got.append(data)
+
+        t = threading.Thread(target=follow, daemon=True)
+        t.start()
+        wait_for(lambda: got == [b"once\n"], "the first line")
+        assert t.is_alive() and eng.container(cid).status == "running"
+        stop.set()
+        t.join(timeout=30)
+        assert not t.is_alive() and eng.container(cid).status == "running"
+        dy(root, "rm", "-f", cid)
+    finally:
+        eng.close()

@@ -45,7 +45,7 @@ class LogFollower(threading.Thread):
 
     def run(self) -> None:
         try:
-            kw = {"follow": self.follow, "poll": 0.25}
+            kw = {"follow": self.follow, "poll": 0.25, "stop": lambda: self.stopped}
             if self.since:
                 kw["since"] = self.since
             else:

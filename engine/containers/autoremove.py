@@ -10,7 +10,7 @@ def remove_container(container_dir: str) -> None:
     from ..store.db import Database
     cid = os.path.basename(container_dir.rstrip("/"))
     root = os.path.dirname(os.path.dirname(os.path.abspath(container_dir)))
-    db = Database(os.path.join(root, "db.sqlite3"))
+    db = Database(os.path.join(root, "db.sqlite3"), migrate=False)
     try:
         with db.tx() as c:
             c.execute("DELETE FROM containers WHERE id = ?", (cid,))

@@ -103,10 +103,13 @@ def _statements(script: str) -> list[str]:
 
 
 class Database:
-    def __init__(self, path: str):
+    def __init__(self, path: str, migrate: bool = True):
+        """`migrate=False`: the schema is known to be there (a monitor removing
+        its --rm container's row): no write transaction to check it."""
         self.path = path
         self._local = threading.local()
-        self._migrate()
+        if migrate:
+            self._migrate()
 
     def conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)

@@ -7,10 +7,19 @@ import time
 
 
 def remove_container(container_dir: str) -> None:
-    from ..store.db import Database
+    import sqlite3
     cid = os.path.basename(container_dir.rstrip("/"))
     root = os.path.dirname(os.path.dirname(os.path.abspath(container_dir)))
-    db = Database(os.path.join(root, "db.sqlite3"), migrate=False)
+    try:
+        _forget(os.path.join(root, "db.sqlite3"), cid, migrate=False)  # the usual case: the schema is there
+    except sqlite3.OperationalError:
+        _forget(os.path.join(root, "db.sqlite3"), cid, migrate=True)
+    shutil.rmtree(container_dir, ignore_errors=True)
+
+
+def _forget(path: str, cid: str, migrate: bool) -> None:
+    from ..store.db import Database
+    db = Database(path, migrate=migrate)
     try:
         with db.tx() as c:
             c.execute("DELETE FROM containers WHERE id = ?", (cid,))
@@ -18,4 +27,3 @@ def remove_container(container_dir: str) -> None:
                       (time.time(), "container", "destroy", cid, json.dumps({"autoremove": True})))
     finally:
         db.close()
-    shutil.rmtree(container_dir, ignore_errors=True)

@@ -22,12 +22,15 @@ One monitor a container, like conmon. It
   output drained, leftovers killed, cgroup removed, final state.json,
   autoremove for --rm, EXIT to every client, and exits.
 
-A slow client cannot block the container: a client whose unsent output
-exceeds CLIENT_BUFFER_MAX is disconnected (the log stays complete). An exec's
-output, which is not logged, is paused instead until its client catches up.
+A slow client cannot block the container: when an attached client's unsent
+output exceeds CLIENT_BUFFER_MAX it loses the oldest of it, in whole frames,
+down to half that (the log stays complete; the client stays connected and
+still gets the exit). An exec's output, which is not logged, is paused
+instead until its client catches up.
 """
 import os
 import sys
+from _collections import deque  # the C type: the lean monitor loads no collections package
 
 MODULE = "engine.runtime.monitor"
 SOCKET_NAME = "attach.sock"
@@ -374,7 +377,7 @@ def _release(start_w: int) -> None:
 # Stage 2: the event loop. Only C modules and protocol/logs/state from here on.
 
 class Conn:
-    __slots__ = ("sock", "fd", "reader", "out", "stdout", "stderr", "stdin", "hello", "waiting",
+    __slots__ = ("sock", "fd", "reader", "out", "lens", "head", "stdout", "stderr", "stdin", "hello", "waiting",
                  "exec", "closed")
 
     def __init__(self, sock):
@@ -383,6 +386,8 @@ class Conn:
         self.fd = sock.fileno()
         self.reader = FrameReader()
         self.out = bytearray()
+        self.lens = deque()  # the sizes of the frames in `out`, in order
+        self.head = 0        # bytes of the first of them already sent
         self.stdout = self.stderr = self.stdin = False
         self.hello = False
         self.waiting = False
@@ -900,8 +905,10 @@ class Monitor:
             self._on_read(c.fd, self._read_conn)
 
     def _send(self, c: Conn, data: bytes) -> None:
+        """Sends one frame to a client, or queues it."""
         if c.closed:
             return
+        size = len(data)
         if not c.out:
             try:
                 n = c.sock.send(data)
@@ -913,10 +920,16 @@ class Monitor:
             if n == len(data):
                 return
             data = data[n:]
+            c.head = n
         c.out += data
+        c.lens.append(size)
         if len(c.out) > CLIENT_BUFFER_MAX:
-            self._drop(c)   # too slow a reader: never let it hold up the container
-            return
+            if c.exec is not None:
+                self._drop(c)   # (an exec's output is paused long before this)
+                return
+            # Too slow a reader must never hold up the container: it loses the
+            # oldest output it has not read (the log keeps it), not its connection.
+            _skip_output(c, CLIENT_BUFFER_MAX // 2)
         self._on_write(c.fd, self._flush_conn)
         ex = c.exec
         if ex is not None and len(c.out) > EXEC_PAUSE_AT and not ex.paused:
@@ -938,6 +951,7 @@ class Monitor:
                 self._drop(c)
                 return
             del c.out[:n]
+            _sent(c, n)
         if not c.out:
             self._on_write(fd, None)
         ex = c.exec
@@ -1397,6 +1411,42 @@ def _exec_helper(init_pid: int, cgroup_path, process: dict, stdio, tty: bool, re
         os.write(rep_w, dumps(report).encode())
     finally:
         os._exit(0)
+
+
+def _sent(c: Conn, n: int) -> None:
+    """Account for `n` bytes of `c.out` sent: which frames are gone."""
+    while n and c.lens:
+        left = c.lens[0] - c.head
+        if n >= left:
+            n -= left
+            c.lens.popleft()
+            c.head = 0
+        else:
+            c.head += n
+            n = 0
+
+
+def _skip_output(c: Conn, keep: int) -> None:
+    """Drops whole output frames (stdout, stderr) from the front of what a
+    client has not been sent yet, until at most `keep` bytes wait; the frame
+    being sent and every other kind of frame stay, so the stream stays whole."""
+    first = c.lens[0] - c.head   # the frame on its way: never cut
+    pos = first
+    frames = []
+    for size in list(c.lens)[1:]:
+        frames.append((pos, size))
+        pos += size
+    excess = len(c.out) - keep
+    kept = bytearray(c.out[:first])
+    lens = deque([c.lens[0]])
+    for start, size in frames:
+        if excess > 0 and c.out[start] in (4, 5):
+            excess -= size
+            continue
+        kept += c.out[start:start + size]
+        lens.append(size)
+    c.out[:] = kept
+    c.lens = lens
 
 
 def _frame(ftype: int, payload: bytes) -> bytes:

@@ -431,19 +431,30 @@ def test_tty_output_is_drained_at_exit(bundles):
 
 
 def test_a_client_that_never_reads_blocks_nothing(bundles):
-    """8 MB of output with an attached client that reads nothing: the client is
-    dropped, the container runs to its end, the log is complete."""
+    """8 MB of output with an attached client that reads nothing until the
+    end: the container runs to its end, the log is complete, and the client,
+    still connected, gets the newest output and the exit (it lost the oldest
+    it had not read, in whole frames: 64 KiB reads, not lines)."""
     from engine.runtime.client import MonitorClient
     from engine.runtime.logs import read_logs
     cdir = bundles.make(["sh", "-c", "yes $(printf '%01000d' 7) | head -n 8000; echo done"], wait_attach=True,
                         log_max_size=100 << 20)
     bundles.start(cdir)
     lazy = MonitorClient(cdir)
-    lazy.attach()          # starts the container; never read from again
+    lazy.attach()          # starts the container; not read from until it has exited
     st = wait_exited(cdir, timeout=60)
     assert st["exit_code"] == 0
     entries = [d for _, _, d in read_logs(cdir)]
     assert len(entries) == 8001 and entries[-1] == b"done\n" and entries[0] == b"0" * 999 + b"7\n"
+    got, code = b"", None
+    for ftype, payload in lazy.frames():
+        if ftype == 4:
+            got += payload
+        elif ftype == 9:
+            code = int.from_bytes(payload[:4], "big", signed=True)
+    assert code == 0, "the slow client was disconnected instead of told the exit"
+    assert got.endswith(b"done\n") and len(got) < len(b"".join(entries))
+    assert set(got) <= set(b"07\ndone")  # what was skipped went in whole frames (the stream is intact)
     lazy.close()
 
 

@@ -219,3 +219,26 @@ def test_read_logs_follow_across_rotation(tmp_path, monkeypatch):
     assert got[0] == b"first\n"
     assert got[1:] == [f"line {i:03d}\n".encode() for i in range(300)]
     assert len(log_files(d)) > 3
+
+
+def test_a_slow_client_loses_whole_output_frames_never_the_one_on_its_way():
+    """monitor._skip_output / _sent: the queue of a client is a run of frames;
+    skipping keeps the partly sent first frame and every non-output frame."""
+    from collections import deque
+
+    from engine.runtime.monitor import Conn, _frame, _sent, _skip_output
+    c = Conn.__new__(Conn)
+    frames = [_frame(4, b"a" * 100), _frame(4, b"b" * 100), _frame(10, b"err"), _frame(5, b"c" * 100),
+              _frame(4, b"d" * 100)]
+    c.out = bytearray(b"".join(frames))
+    c.lens = deque(len(f) for f in frames)
+    c.head = 0
+    _sent(c, 30)                 # 30 bytes of the first frame are out
+    del c.out[:30]
+    assert c.head == 30 and len(c.lens) == 5
+    _skip_output(c, keep=len(c.out) - 150)
+    # the rest of frame 1, the error frame, and the newest output stay
+    assert bytes(c.out) == frames[0][30:] + frames[2] + frames[4]
+    assert list(c.lens) == [len(frames[0]), len(frames[2]), len(frames[4])]
+    _sent(c, len(frames[0]) - 30 + 2)
+    assert c.head == 2 and list(c.lens) == [len(frames[2]), len(frames[4])]

@@ -309,8 +309,9 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
         """Backpressure: not reading while more than `queue_limit` bytes wait.
         Only for an exec: the monitor then pauses the program's output. An
         attached container's output is never paused (it is logged), and the
-        monitor drops a client more than 4 MiB behind, so an attach console
-        keeps reading and skips ahead instead (_skip_ahead)."""
+        monitor skips whole frames for a client more than 4 MiB behind, so an
+        attach console keeps reading and skips ahead itself, from a line end
+        (_skip_ahead)."""
         return self.mode == "exec" and self._queued > self.queue_limit
 
     def _skip_ahead(self) -> None:

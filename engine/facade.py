@@ -165,6 +165,13 @@ class Engine:
         from .images.inspect import history
         return history(self.store, resolve(self.store, ref))
 
+    def events(self, *, since: float | None = None, until: float | None = None, follow: bool = False,
+               poll: float = 0.2, stop=None):
+        """What happened to containers and images, as docker events tells it
+        (engine/store/events.py)."""
+        from .store.events import read_events
+        return read_events(self.store.db, since=since, until=until, follow=follow, poll=poll, stop=stop)
+
     def info(self) -> dict:
         """docker info's facts (engine/info.py)."""
         from .info import system_info

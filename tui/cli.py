@@ -351,8 +351,9 @@ def _add_commands(sub) -> None:
     df.add_argument("-v", "--verbose", action="store_true")
     df.set_defaults(func=im.system_df)
 
-    from . import cli_build
+    from . import cli_build, cli_events
     cli_build.add_parsers(sub)
+    cli_events.add_parsers(sub)
 
     for s, name in ((sub, "info"), (ss, "info")):
         i = s.add_parser(name, help="show the engine's and the host's set-up")

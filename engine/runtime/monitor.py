@@ -1347,7 +1347,7 @@ class Monitor:
         _unlink(PID_FILE)
         self.lsock.close()
         if self.h.get("autoremove"):
-            self._autoremove()
+            self._autoremove(code)
         info = {"oom_killed": oom, "finished_at": finished, "error": error, "started": not self.start_error}
         exit_frame = P.exit_frame(code, info)
         for ex in list(self.execs.values()):
@@ -1368,9 +1368,18 @@ class Monitor:
             pending = [c for c in pending if c.out and not c.closed]
         for c in list(self.conns.values()):
             self._drop(c)
+        if not self.h.get("autoremove"):
+            self._record_die(code)  # after the exit is told: nobody waits for this
         return 0
 
-    def _autoremove(self) -> None:
+    def _record_die(self, code: int) -> None:
+        try:
+            from ..containers.autoremove import record_die
+            record_die(self.dir, code, self.h.get("name"))
+        except Exception:  # noqa: BLE001 - an event lost is no reason to fail
+            pass
+
+    def _autoremove(self, code: int | None = None) -> None:
         # engine.containers.autoremove (the containers code) removes the record
         # and the directory; loaded only now, at the very end.
         try:
@@ -1378,7 +1387,7 @@ class Monitor:
         except ImportError:
             return  # not there: the engine removes it at its next start
         try:
-            remove_container(self.dir)
+            remove_container(self.dir, code, self.h.get("name"))
         except Exception:  # noqa: BLE001 - the container has exited either way
             pass
 

@@ -200,3 +200,38 @@ def test_a_log_follower_can_be_told_to_stop(root):  # noqa: F811
         dy(root, "rm", "-f", cid)
     finally:
         eng.close()
+
+
+def test_events_as_docker(root):  # noqa: F811
+    import signal
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    t0 = time.time()
+    assert dy(root, "run", "--name", "ev", "busybox", "sh", "-c", "exit 3").returncode == 3
+    dy(root, "rm", "ev")
+    cid2 = dy(root, "run", "--rm", "-d", "--name", "ev2", "busybox", "true").stdout.decode().strip()
+    wait_for(lambda: "destroy" in dy(root, "events", "--since", str(t0), "--until", str(time.time() + 1),
+                                      "--filter", "container=ev2").stdout.decode(), "the --rm container's destroy")
+    lines = dy(root, "events", "--since", str(t0), "--until", str(time.time())).stdout.decode().splitlines()
+    ev = [l.split()[1:3] for l in lines if "name=ev)" in l or "name=ev," in l]
+    assert ev == [["container", "create"], ["container", "start"], ["container", "die"],
+                  ["container", "destroy"]], lines
+    assert "exitCode=3" in next(l for l in lines if " die " in l and "name=ev" in l)
+    dies = dy(root, "events", "--since", str(t0), "--until", str(time.time()), "--filter", "event=die",
+              "--format", "{{.Actor.Attributes.name}}={{.Actor.Attributes.exitCode}}").stdout.decode().split()
+    assert dies == ["ev=3", "ev2=0"]
+    js = [json.loads(l) for l in dy(root, "events", "--since", str(t0), "--until", str(time.time()),
+                                    "--filter", f"container={cid2[:12]}", "--format", "json").stdout.splitlines()]
+    assert [j["Action"] for j in js] == ["create", "start", "die", "destroy"] and js[0]["Actor"]["ID"] == cid2
+    # without --until it follows, as docker's
+    env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT)
+    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "events", "--filter", "event=start"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    cid = dy(root, "run", "-d", "busybox", "sleep", "60").stdout.decode().strip()
+    assert cid in p.stdout.readline().decode()
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=30) in (0, 130)
+    p.stdout.close()
+    dy(root, "rm", "-f", cid)

@@ -292,9 +292,10 @@ def rename(eng: Engine, args) -> int:
 
 def logs(eng: Engine, args) -> int:
     since = _since(args.since) if args.since else None
+    until = _since(args.until) if getattr(args, "until", None) else None
     tail = None if args.tail in (None, "all") else int(args.tail)
     out, err = sys.stdout.buffer, sys.stderr.buffer
-    for stream, ts, data in eng.logs(args.container, tail=tail, since=since, follow=args.follow,
+    for stream, ts, data in eng.logs(args.container, tail=tail, since=since, until=until, follow=args.follow,
                                      timestamps=args.timestamps):
         target = err if stream == "stderr" else out
         target.write(data)  # with timestamps, read_logs has put the time in front
@@ -314,11 +315,12 @@ def _since(s: str) -> float:
         return float(s)
     except ValueError:
         pass
-    from engine.images.config import parse_time
-    t = parse_time(s if s.endswith("Z") or "+" in s else s + "Z")
-    if t is None:
-        raise InvalidArgument(f"invalid --since value: {s!r}")
-    return t
+    from engine.runtime.logs import parse_time_arg  # to the nanosecond, as the log's own stamps
+    try:
+        return parse_time_arg(s if s.endswith(("Z", "z")) or "+" in s else s + "Z")
+    except (ValueError, InvalidArgument):
+        raise InvalidArgument(f"invalid time {s!r}: use an RFC3339 time, a unix timestamp or a duration "
+                              "such as 10m") from None
 
 
 def attach(eng: Engine, args) -> int:

@@ -59,6 +59,12 @@ def test_logs_tail_since_timestamps(root):  # noqa: F811
     assert len(ts) == 5 and ts[0].split()[0].endswith("Z") and ts[0].split()[1] == "line1"
     assert dy(root, "logs", "--since", "1h", "talk").stdout.count(b"line") == 5
     assert dy(root, "logs", "--since", str(time.time() + 60), "talk").stdout == b""
+    # --until: the entries up to a time (here: the third line's own time stamp)
+    from engine.runtime.state import parse_rfc3339
+    third = ts[2].split()[0]
+    upto = [line.split()[1] for line in ts if parse_rfc3339(line.split()[0]) <= parse_rfc3339(third)]
+    assert dy(root, "logs", "--until", third, "talk").stdout.decode().split() == upto and "line3" in upto
+    assert dy(root, "logs", "--until", "1h", "talk").stdout == b""
     dy(root, "rm", "talk")
 
 

@@ -98,37 +98,12 @@ def request(root: str, container_dir: str, ready_w: int, timeout: float = 10) ->
     """Asks the root's zygote (started now if there is none) to fork the
     monitor of `container_dir`, handing it `ready_w`. False when no zygote can
     serve: the caller then spawns the monitor itself."""
-    import socket
-    if not enabled():
+    got = _ask(root, b"start\0" + os.fsencode(container_dir), [ready_w], timeout)
+    if got is None:
         return False
-    fp = fingerprint()
-    rdir = run_dir(root)
-    try:
-        os.makedirs(rdir, mode=0o700, exist_ok=True)
-    except OSError:
-        return False
-    sock = _connect(rdir, fp)
-    if sock is None:
-        if not _spawn(root, fp, timeout):
-            return False
-        sock = _connect(rdir, fp)
-        if sock is None:
-            return False
-    try:
-        sock.settimeout(timeout)
-        sock.sendmsg([b"start\0" + os.fsencode(container_dir)],
-                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, int(ready_w).to_bytes(4, sys.byteorder))])
-        answer = b""
-        while not answer.endswith(b"\n"):
-            chunk = sock.recv(256)
-            if not chunk:
-                break
-            answer += chunk
-        return answer == b"ok\n"
-    except OSError:
-        return False
-    finally:
-        sock.close()
+    sock, answer = got
+    sock.close()
+    return answer == b"ok"
 
 
 def call(root: str, module: str, payload: bytes, fds: list[int], timeout: float = 10):
@@ -137,8 +112,27 @@ def call(root: str, module: str, payload: bytes, fds: list[int], timeout: float 
     imports `module` once, on the first call. Returns (connection, worker
     pid) -- the worker talks on that connection from then on -- or None when
     no zygote can serve (then the caller does the work itself)."""
+    if not os.path.isdir(root):
+        return None
+    got = _ask(root, b"call\0" + module.encode() + b"\0" + str(len(payload)).encode() + b"\0" + payload, fds,
+               timeout)
+    if got is None:
+        return None
+    sock, answer = got
+    if answer.startswith(b"ok ") and answer[3:].isdigit():
+        sock.settimeout(None)
+        return sock, int(answer[3:])
+    sock.close()
+    return None
+
+
+def _ask(root: str, message: bytes, fds: list[int], timeout: float):
+    """Sends one request with `fds` to the root's zygote, starting one when
+    there is none; returns (connection, the answer's first line) or None.
+    The line is read a byte at a time: after it, the connection may belong
+    to a worker."""
     import _socket as socket  # the C module: socket.py loads enum and selectors (3 ms)
-    if not enabled() or not os.path.isdir(root):
+    if not enabled():
         return None
     fp = fingerprint()
     rdir = run_dir(root)
@@ -155,21 +149,18 @@ def call(root: str, module: str, payload: bytes, fds: list[int], timeout: float 
             return None
     try:
         sock.settimeout(timeout)
-        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(int(fd).to_bytes(4, sys.byteorder) for fd in fds))]
-        sock.sendmsg([b"call\0" + module.encode() + b"\0" + str(len(payload)).encode() + b"\0" + payload], anc)
+        sock.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                  b"".join(int(fd).to_bytes(4, sys.byteorder) for fd in fds))])
         answer = b""
         while not answer.endswith(b"\n"):
             chunk = sock.recv(1)
             if not chunk:
                 break
             answer += chunk
-        if answer.startswith(b"ok ") and answer[3:-1].isdigit():
-            sock.settimeout(None)
-            return sock, int(answer[3:-1])
+        return sock, answer.rstrip(b"\n")
     except OSError:
-        pass
-    sock.close()
-    return None
+        sock.close()
+        return None
 
 
 def _connect(rdir: str, fp: str):

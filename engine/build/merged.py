@@ -5,18 +5,7 @@ of directories a COPY or WORKDIR goes through."""
 import os
 import stat
 
-from ..layers.apply import OVERLAY_OPAQUE_XATTR
-
-
-def _whiteout(st) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, OVERLAY_OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+from ..layers.overlaydir import is_opaque, is_whiteout
 
 
 class MergedView:
@@ -38,7 +27,7 @@ class MergedView:
                     st = os.lstat(p)
                 except OSError:
                     break
-                if _whiteout(st) or not stat.S_ISDIR(st.st_mode):
+                if is_whiteout(st) or not stat.S_ISDIR(st.st_mode):
                     hidden = True
                     break
             p = os.path.join(layer, *parts)
@@ -47,13 +36,13 @@ class MergedView:
             except OSError:
                 st = None
             if st is not None:
-                if _whiteout(st):
+                if is_whiteout(st):
                     return None
                 return p, st
             if hidden:
                 return None
             for k in range(1, len(parts)):
-                if _opaque(os.path.join(layer, *parts[:k])):
+                if is_opaque(os.path.join(layer, *parts[:k])):
                     return None
         return None
 
@@ -66,7 +55,7 @@ class MergedView:
                 st = os.lstat(d)
             except OSError:
                 continue
-            if _whiteout(st):
+            if is_whiteout(st):
                 break
             if not stat.S_ISDIR(st.st_mode):
                 break
@@ -74,9 +63,9 @@ class MergedView:
                 if n in seen:
                     continue
                 seen.add(n)
-                if not _whiteout(os.lstat(os.path.join(d, n))):
+                if not is_whiteout(os.lstat(os.path.join(d, n))):
                     names.append(n)
-            if _opaque(d):
+            if is_opaque(d):
                 break
         return sorted(names)
 

@@ -13,7 +13,7 @@ import stat
 from ..images.catalog import get as get_image
 from ..images.fileindex import FileIndex, walk
 from ..images.layertree import LayerInfo, LayerTree, image_layers
-from ..layers.apply import OVERLAY_OPAQUE_XATTR
+from ..layers.overlaydir import is_opaque, is_whiteout, sorted_names
 from ..store import Store
 from .records import ContainerRecord
 
@@ -88,7 +88,7 @@ def docker_changes(store: Store, rec: ContainerRecord) -> list[tuple[str, str]]:
         out.append((kind, "/" + rel))
 
     upper = upper_dir(rec)
-    stack = [(os.path.join(upper, n), n) for n in reversed(_names(upper))]
+    stack = [(os.path.join(upper, n), n) for n in reversed(sorted_names(upper))]
     while stack:
         host, rel = stack.pop()
         if rel in ETC_BINDS:
@@ -100,19 +100,19 @@ def docker_changes(store: Store, rec: ContainerRecord) -> list[tuple[str, str]]:
         is_dir = stat.S_ISDIR(st.st_mode)
         if is_dir:
             try:
-                names = _names(host)
+                names = sorted_names(host)
             except OSError:
                 names = []
             stack.extend((os.path.join(host, n), f"{rel}/{n}") for n in reversed(names))
-        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+        if is_whiteout(st):
             record("D", rel)
             continue
         below = lower_stat(rel)
-        if is_dir and _opaque(host) and below is not None and not _whiteout(below):
+        if is_dir and is_opaque(host) and below is not None and not is_whiteout(below):
             changed_dirs.add(rel)
             record("D", rel)
             continue
-        if below is None or _whiteout(below):
+        if below is None or is_whiteout(below):
             kind = "A"
         else:
             if is_dir and stat.S_ISDIR(below.st_mode) and st.st_size == below.st_size \
@@ -123,22 +123,6 @@ def docker_changes(store: Store, rec: ContainerRecord) -> list[tuple[str, str]]:
             changed_dirs.add(rel)
         record(kind, rel)
     return out
-
-
-def _names(path: str) -> list[str]:
-    with os.scandir(path) as it:
-        return sorted((e.name for e in it), key=os.fsencode)
-
-
-def _opaque(host: str) -> bool:
-    try:
-        return os.getxattr(host, OVERLAY_OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
-
-
-def _whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
 def _same_time(a: os.stat_result, b: os.stat_result) -> bool:

@@ -13,7 +13,7 @@ import tarfile
 
 from ..images.catalog import get as get_image
 from ..images.inspect import layer_chain
-from ..layers.apply import OVERLAY_OPAQUE_XATTR
+from ..layers.overlaydir import is_opaque, is_whiteout
 from ..layers.digest import CHUNK
 from ..layers.pack import _Counter, _header, _xattrs, add_entry
 from ..store import Store
@@ -70,14 +70,14 @@ def _children(dirs: list[str], prefix: str) -> list:
                 st = os.lstat(host)
             except FileNotFoundError:
                 continue
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            if is_whiteout(st):
                 decided[name] = None  # whiteout: hides the name below
                 continue
             if stat.S_ISSOCK(st.st_mode):
                 decided[name] = None
                 continue
             lower: list[str] = []
-            if stat.S_ISDIR(st.st_mode) and not _opaque(host):
+            if stat.S_ISDIR(st.st_mode) and not is_opaque(host):
                 for below in dirs[k + 1:]:
                     cand = os.path.join(below, name)
                     try:
@@ -87,18 +87,9 @@ def _children(dirs: list[str], prefix: str) -> list:
                     if not stat.S_ISDIR(bst.st_mode):
                         break  # a whiteout or a file ends the merge
                     lower.append(cand)
-                    if _opaque(cand):
+                    if is_opaque(cand):
                         break
             decided[name] = (host, st, lower)
     out = [(prefix + n, *v) for n, v in decided.items() if v is not None]
     out.sort(key=lambda e: os.fsencode(e[0]), reverse=True)
     return out
-
-
-def _opaque(host: str) -> bool:
-    try:
-        return os.getxattr(host, OVERLAY_OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
-
-

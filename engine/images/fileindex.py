@@ -27,7 +27,8 @@ from array import array
 
 import zstandard
 
-from ..layers.apply import OVERLAY_OPAQUE_XATTR, Entry
+from ..layers.apply import Entry
+from ..layers.overlaydir import is_opaque, is_whiteout, sorted_names
 
 FORMAT = 1
 _MAGIC = b"DYFI"
@@ -167,7 +168,7 @@ def walk(root: str, *, skip: frozenset = frozenset()) -> list[Entry]:
     in `skip` (relative, e.g. "etc/hosts") too."""
     out: list[Entry] = []
     seen: dict[tuple[int, int], str] = {}
-    stack = [(os.path.join(root, n), n) for n in _sorted_names(root)]
+    stack = [(os.path.join(root, n), n) for n in sorted_names(root)]
     stack.reverse()
     while stack:
         host, rel = stack.pop()
@@ -181,16 +182,16 @@ def walk(root: str, *, skip: frozenset = frozenset()) -> list[Entry]:
         perm = mode & 0o7777
         if stat.S_ISDIR(mode):
             out.append(Entry(rel, "dir", 0, perm, st.st_uid, st.st_gid, "", False))
-            if _opaque(host):
+            if is_opaque(host):
                 out.append(Entry(rel, "opaque", 0, 0, 0, 0, "", True))
             try:
-                names = _sorted_names(host)
+                names = sorted_names(host)
             except (FileNotFoundError, NotADirectoryError):
                 continue
             prefix = rel + "/"
             stack.extend((os.path.join(host, n), prefix + n) for n in reversed(names))
             continue
-        if stat.S_ISCHR(mode) and st.st_rdev == 0:
+        if is_whiteout(st):
             out.append(Entry(rel, "whiteout", 0, 0, 0, 0, "", True))
             continue
         if stat.S_ISSOCK(mode):
@@ -215,18 +216,6 @@ def walk(root: str, *, skip: frozenset = frozenset()) -> list[Entry]:
         elif stat.S_ISFIFO(mode):
             out.append(Entry(rel, "fifo", 0, perm, st.st_uid, st.st_gid, "", False))
     return out
-
-
-def _sorted_names(path: str) -> list[str]:
-    with os.scandir(path) as it:
-        return sorted((e.name for e in it), key=os.fsencode)
-
-
-def _opaque(host: str) -> bool:
-    try:
-        return os.getxattr(host, OVERLAY_OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
 
 
 # ---------------------------------------------------------------- the store's table

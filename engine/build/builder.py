@@ -25,7 +25,7 @@ from typing import Callable
 from ..errors import DockyardError, InvalidArgument, NotFound
 from ..images import manifest as mf
 from ..images.catalog import get as get_image, resolve
-from ..images.config import host_arch, timestamp
+from ..images.config import host_arch, timestamp, with_env
 from ..images.ingest import add_image
 from ..images.inspect import config_of, layer_chain
 from ..store import Store
@@ -445,16 +445,7 @@ class Builder:
         state.config["config"] = cfg
         name = inst.instruction
         if name == "env":
-            cur = list(cfg.get("Env") or [])
-            for k, v in d["pairs"]:
-                item = f"{k}={v}"
-                for i, e in enumerate(cur):
-                    if e.partition("=")[0] == k:
-                        cur[i] = item
-                        break
-                else:
-                    cur.append(item)
-            cfg["Env"] = cur
+            cfg["Env"] = with_env(cfg.get("Env"), d["pairs"])
         elif name == "label":
             cfg["Labels"] = dict(cfg.get("Labels") or {}, **dict(d["pairs"]))
         elif name == "cmd":

@@ -30,7 +30,7 @@ from .. import reference
 from ..errors import Conflict, DockyardError, InvalidArgument
 from ..images import fileindex, manifest as mf
 from ..images.catalog import get as get_image
-from ..images.config import timestamp
+from ..images.config import timestamp, with_env
 from ..images.ingest import LayerRecord, add_image
 from ..images.inspect import config_of, layer_chain
 from ..layers import apply_layer, chain_ids, compression, tar_directory
@@ -256,17 +256,8 @@ def apply_changes(cfg: dict, changes: list[str]) -> dict:
         elif instr in ("ENV", "LABEL"):
             pairs = _name_values(rest, env, instr)
             if instr == "ENV":
-                cur = list(cfg.get("Env") or [])
-                for k, v in pairs:
-                    item = f"{k}={v}"
-                    for i, e in enumerate(cur):
-                        if e.partition("=")[0] == k:
-                            cur[i] = item
-                            break
-                    else:
-                        cur.append(item)
-                    env[k] = v
-                cfg["Env"] = cur
+                cfg["Env"] = with_env(cfg.get("Env"), pairs)
+                env.update(pairs)
             else:
                 cfg["Labels"] = dict(cfg.get("Labels") or {}, **dict(pairs))
         elif instr == "EXPOSE":

@@ -35,6 +35,21 @@ def parse_time(s: str | None) -> float | None:
         return None
 
 
+def with_env(env: list[str] | None, pairs) -> list[str]:
+    """An image config's Env after ENV k=v...: a name already there keeps its
+    place with the new value, a new one goes at the end."""
+    out = list(env or [])
+    for k, v in pairs:
+        item = f"{k}={v}"
+        for i, e in enumerate(out):
+            if e.partition("=")[0] == k:
+                out[i] = item
+                break
+        else:
+            out.append(item)
+    return out
+
+
 def new_config(diff_ids: list[str], history: list[dict], created: str, container_config: dict | None = None,
                extra: dict | None = None) -> dict:
     doc = {

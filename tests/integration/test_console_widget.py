@@ -8,7 +8,7 @@ import pytest
 from textual import events
 from textual.app import App, ComposeResult
 
-from tests.integration.test_containers import dy, root  # noqa: F401  (the fixture)
+from tests.integration.test_containers import dy
 from tests.integration.test_tui_helpers import until
 from tui.widgets.console import ConsoleView
 

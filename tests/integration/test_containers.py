@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import root, run_cli  # noqa: F401  (root: the fixture, also for modules importing it from here)
+from tests.conftest import run_cli
 
 DOCKER_CAPS = "00000000a80425fb"
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
-from tests.integration.test_containers import DOCKER_CAPS, dy, root  # noqa: F401
+from tests.integration.test_containers import DOCKER_CAPS, dy
 
 STATUS = "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status"
 

@@ -12,6 +12,7 @@ unmeasured warm-up pass over a small prefix; the figure is the best of
 --repeat runs. pyte is given a smaller slice of the data (--pyte-mb), since at
 well under 1 MB/s 20 MB would take a minute per repeat; MB/s is per byte fed.
 
+Needs the bench extra (pyte): .venv/bin/pip install -e ".[bench]"
 Run: .venv/bin/python bench/bench_vt.py [--mb 20] [--pyte-mb 2] [--repeat 3] [--json FILE]
 """
 from __future__ import annotations

@@ -87,6 +87,19 @@ class Reference:
             raise InvalidReference(f"invalid tag {_quote(str(tag))}: {_TAG_RULE}")
         return replace(self, tag=tag)
 
+    def with_digest(self, digest: str) -> "Reference":
+        """The same repository pinned to this digest; a tag is kept, as
+        distribution's WithDigest does (docker_ref() drops it)."""
+        return replace(self, digest=parse_digest(digest))
+
+    def without_tag(self) -> "Reference":
+        return replace(self, tag=None)
+
+    def docker_ref(self) -> "Reference":
+        """What docker looks up or pulls for this reference (ParseDockerRef): with
+        both a tag and a digest, the digest alone decides, so the tag is dropped."""
+        return replace(self, tag=None) if self.digest is not None and self.tag is not None else self
+
 
 _TAG_RULE = "a tag is 1 to 128 of A-Z a-z 0-9 _ . - and cannot start with . or -"
 _PATH_RULE = ("path components are lowercase letters and digits, separated by"
@@ -185,6 +198,13 @@ def parse(s: str, *, default_tag: str | None = "latest") -> Reference:
     return _parse(s, default_tag)[0]
 
 
+def parse_docker_ref(s: str) -> Reference:
+    """docker's ParseDockerRef: parse, normalise, and drop the tag of a reference
+    that also names a digest ("busybox:latest@sha256:..." is
+    "docker.io/library/busybox@sha256:..."); a bare name gets :latest."""
+    return parse(s).docker_ref()
+
+
 def looks_like_id(s: str) -> bool:
     """Whether s could be a (prefix of an) image or container id."""
     return isinstance(s, str) and _ID.fullmatch(s) is not None
@@ -194,6 +214,7 @@ def short_name_candidates(s: str, *, default_tag: str | None = "latest") -> list
     """Where a short name may live, in the order to try it: Docker Hub, then
     localhost (podman's name for locally built images). No registry is consulted."""
     ref, typed_path = _parse(s, default_tag)
+    ref = ref.docker_ref()  # a digest decides; a tag beside it is not looked at, as docker
     if typed_path is None:
         return [ref]
     # The path as typed: "busybox" is localhost/busybox, not localhost/library/busybox.

@@ -877,7 +877,7 @@ class DockyardApp(App):
 
     @work(thread=True, group="attach")
     def _prepare_attach(self, cid: str, name: str) -> None:
-        from engine.runtime.terminal import parse_detach_keys, run_attached
+        from .terminal import parse_detach_keys, run_attached
         try:
             cfg = self.engine.inspect_container(cid)["Config"]
             if not cfg.get("OpenStdin"):
@@ -902,7 +902,7 @@ class DockyardApp(App):
 
     @work(thread=True, group="attach")
     def _prepare_shell(self, cid: str, name: str) -> None:
-        from engine.runtime.terminal import run_exec
+        from .terminal import run_exec
         try:
             process = self.engine.exec_spec(cid, list(self.config.shell), tty=True)
             client = self.engine.attach(cid)
@@ -1155,7 +1155,7 @@ class DockyardApp(App):
             self.call_from_thread(self.notify, f"started {name}{note}", timeout=4)
             self.call_from_thread(self.refresh_now)
             return
-        from engine.runtime.terminal import parse_detach_keys, run_attached
+        from .terminal import parse_detach_keys, run_attached
         keys = parse_detach_keys(self.config.detach_keys)
         banner = f"dockyard: {name} started; {self.config.detach_keys} detaches (the container goes on)"
         self.call_from_thread(self._suspended_session, name, banner,
@@ -1307,7 +1307,7 @@ class DockyardApp(App):
 
     @work(thread=True, group="build")
     def _build(self, run, r: dict) -> None:
-        from engine.build.builder import BuildError
+        from engine import BuildError
         try:
             iid = self.engine.build(r["context"], dockerfile=r["dockerfile"], tags=r["tags"],
                                     build_args=r["build_args"], no_cache=r["no_cache"], network=r["network"],

@@ -66,7 +66,8 @@ def build(eng: Engine, args) -> int:
     import shutil
     import tarfile
     import tempfile
-    from engine.build.builder import BuildError, check_text, read_dockerfile
+    from engine import BuildError, read_dockerfile
+    from engine import check_dockerfile as check_text
     tmp = None
     try:
         text = None

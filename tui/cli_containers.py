@@ -6,7 +6,7 @@ import sys
 import time
 
 from engine import Engine
-from engine.containers.options import RunOptions
+from engine import RunOptions
 from engine.errors import DockyardError, InvalidArgument
 
 from .fmt import ago, human_duration, human_size, table
@@ -72,7 +72,7 @@ def options_from(args) -> RunOptions:
 
 
 def _detach_keys(args) -> bytes:
-    from engine.runtime.terminal import parse_detach_keys
+    from .terminal import parse_detach_keys
     return parse_detach_keys(args.detach_keys or os.environ.get("DOCKYARD_DETACH_KEYS") or "ctrl-p,ctrl-q")
 
 
@@ -115,7 +115,7 @@ def _quiet_remove(eng: Engine, cid: str) -> None:
 
 
 def _start_attached(eng: Engine, cid: str, *, tty: bool, stdin: bool, keys: bytes, autoremove: bool) -> int:
-    from engine.runtime.terminal import run_attached
+    from .terminal import run_attached
     try:
         eng.start_container(cid, wait_attach=True, tty_size=_tty_size() if tty else None)
     except DockyardError:
@@ -315,7 +315,7 @@ def _since(s: str) -> float:
         return float(s)
     except ValueError:
         pass
-    from engine.runtime.logs import parse_time_arg  # to the nanosecond, as the log's own stamps
+    from engine import parse_time_arg  # to the nanosecond, as the log's own stamps
     try:
         return parse_time_arg(s if s.endswith(("Z", "z")) or "+" in s else s + "Z")
     except (ValueError, InvalidArgument):
@@ -324,7 +324,7 @@ def _since(s: str) -> float:
 
 
 def attach(eng: Engine, args) -> int:
-    from engine.runtime.terminal import run_attached
+    from .terminal import run_attached
     tty = eng.inspect_container(args.container)["Config"]["Tty"]
     client = eng.attach(args.container)
     try:
@@ -335,7 +335,7 @@ def attach(eng: Engine, args) -> int:
 
 
 def exec_(eng: Engine, args) -> int:
-    from engine.runtime.terminal import run_exec
+    from .terminal import run_exec
     if args.tty and not args.detach and not sys.stdin.isatty():
         raise InvalidArgument("the input device is not a TTY")
     process = eng.exec_spec(args.container, [args.cmd] + args.args, env=args.env, workdir=args.workdir,

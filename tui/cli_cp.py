@@ -32,7 +32,7 @@ def cp(eng: Engine, args) -> int:
 
 
 def _cp(eng: Engine, args) -> None:
-    from engine.containers.copy import CopyError, split_cp_arg
+    from engine import CopyError, split_cp_arg
     if not args.source:
         raise CopyError("source can not be empty")
     if not args.dest:

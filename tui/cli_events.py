@@ -21,7 +21,7 @@ def add_parsers(sub) -> None:
 
 
 def events(eng: Engine, args) -> int:
-    from engine.runtime.logs import parse_time_arg
+    from engine import parse_time_arg
     want: dict[str, list[str]] = {}
     for f in args.filter:
         k, _, v = f.partition("=")

@@ -2,14 +2,14 @@
 import json
 import sys
 
-from engine import Engine, reference
+from engine import Engine, parse_reference
 from engine.errors import InvalidArgument
 
 from .fmt import ago, human_size, table
 
 
 def _split(name: str) -> tuple[str, str]:
-    ref = reference.parse(name)
+    ref = parse_reference(name)
     return ref.repository_familiar(), ref.tag or "<none>"
 
 
@@ -77,7 +77,7 @@ def load(eng: Engine, args) -> int:
     for iid, tags in eng.load(src, progress):
         if tags:
             for t in tags:
-                print(f"Loaded image: {reference.parse(t).familiar()}")
+                print(f"Loaded image: {parse_reference(t).familiar()}")
         else:
             print(f"Loaded image ID: {iid}")
     return 0
@@ -113,7 +113,7 @@ def rmi(eng: Engine, args) -> int:
     for ref in args.images:
         try:
             for what, name in eng.remove_image(ref, force=args.force):
-                print(f"{what}: {reference.parse(name).familiar() if what == 'Untagged' else name}")
+                print(f"{what}: {parse_reference(name).familiar() if what == 'Untagged' else name}")
         except Exception as e:  # docker goes on with the other names and fails at the end
             from engine.errors import DockyardError
             if not isinstance(e, DockyardError):
@@ -133,7 +133,7 @@ def prune(eng: Engine, args) -> int:
     if removed:
         print("Deleted Images:")
         for what, name in removed:
-            print(f"{what.lower()}: {reference.parse(name).familiar() if what == 'Untagged' else name}")
+            print(f"{what.lower()}: {parse_reference(name).familiar() if what == 'Untagged' else name}")
         print()
     print(f"Total reclaimed space: {human_size(reclaimed)}")
     return 0
@@ -142,7 +142,7 @@ def prune(eng: Engine, args) -> int:
 def history(eng: Engine, args) -> int:
     rows = []
     for h in eng.history(args.image):
-        from engine.images.config import parse_time
+        from engine import parse_time
         iid = h.id if h.id == "<missing>" or args.no_trunc else h.id[7:19]
         by = h.created_by if args.no_trunc or len(h.created_by) <= 45 else h.created_by[:44] + "…"
         rows.append([iid, ago(parse_time(h.created)), by, human_size(h.size), h.comment])
@@ -216,7 +216,7 @@ def info(eng: Engine, args) -> int:
 
 def version(eng: Engine, args) -> int:
     import platform
-    from engine.info import version as v
+    from engine import version as v
     print(f"Client: dockyard\n Version: {v()}\n Python: {platform.python_version()}\n"
           f" OS/Arch: linux/{platform.machine()}\n\nServer: dockyard engine (in-process)\n Version: {v()}\n"
           f" Kernel: {platform.release()}")

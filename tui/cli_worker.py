@@ -37,7 +37,7 @@ def warm() -> None:
     import engine.images.inspect  # noqa: F401
     import engine.runtime.client  # noqa: F401
     import engine.runtime.launcher  # noqa: F401
-    import engine.runtime.terminal  # noqa: F401
+    from . import terminal  # noqa: F401
     import engine.store  # noqa: F401
 
 

@@ -125,7 +125,7 @@ def load_config(path: str | None = None) -> tuple[Config, list[str]]:
             bad("refresh_interval", "a number of seconds from 0.2 to 60", v)
     if "detach_keys" in doc:
         v = doc["detach_keys"]
-        from engine.runtime.terminal import parse_detach_keys
+        from .terminal import parse_detach_keys
         try:
             if not isinstance(v, str):
                 raise ValueError

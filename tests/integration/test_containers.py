@@ -164,7 +164,7 @@ def test_late_client_still_gets_the_start_error(root):
     from engine import Engine
     from engine.containers.options import RunOptions
     from engine.runtime.launcher import ContainerStartError
-    from engine.runtime.terminal import run_attached
+    from tui.terminal import run_attached
     eng = Engine(root)
     try:
         cid = eng.create_container(RunOptions(image="busybox", command=["nosuch"], autoremove=True))

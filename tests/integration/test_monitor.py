@@ -460,7 +460,7 @@ def test_a_client_that_never_reads_blocks_nothing(bundles):
 
 def test_run_attached_without_tty(bundles):
     from engine.runtime.client import MonitorClient
-    from engine.runtime.terminal import run_attached
+    from tui.terminal import run_attached
     cdir = bundles.make(["sh", "-c", "read x; echo got $x; echo err >&2; exit 5"], open_stdin=True, wait_attach=True)
     bundles.start(cdir)
     in_r, in_w = os.pipe()
@@ -489,7 +489,7 @@ def test_run_attached_tty_detach_keys(bundles):
     import threading
     import termios
     from engine.runtime.client import MonitorClient
-    from engine.runtime.terminal import run_attached
+    from tui.terminal import run_attached
     cdir = bundles.make(["sh"], tty=True, open_stdin=True)
     ans = bundles.start(cdir)
     m, s = os.openpty()
@@ -535,7 +535,7 @@ def test_oom_kill_is_reported(bundles):
 
 def test_run_exec_piped_and_detached(bundles):
     from engine.runtime.client import MonitorClient
-    from engine.runtime.terminal import run_exec
+    from tui.terminal import run_exec
     cdir = bundles.make(["sleep", "1000"])
     bundles.start(cdir)
     proc = {"args": ["sh", "-c", "echo started > /flag"], "env": ["PATH=/bin"], "cwd": "/",

@@ -33,3 +33,18 @@ def test_no_engine_module_mentions_textual():
     pattern = re.compile(r"^\s*(import|from)\s+textual\b", re.M)
     for path in pathlib.Path(ROOT, "engine").rglob("*.py"):
         assert not pattern.search(path.read_text()), f"{path} imports textual"
+
+
+def test_pyte_is_not_a_runtime_dependency():
+    # Only the emulator benchmark and one comparison test use pyte: installing
+    # dockyard must not pull it in, and nothing the user runs may import it.
+    import pathlib
+    import re
+    import tomllib
+    meta = tomllib.loads(pathlib.Path(ROOT, "pyproject.toml").read_text())["project"]
+    assert not [d for d in meta["dependencies"] if re.match(r"pyte\b", d)]
+    assert any(re.match(r"pyte\b", d) for d in meta["optional-dependencies"]["bench"])
+    pattern = re.compile(r"^\s*(import|from)\s+pyte\b", re.M)
+    for tree in ("engine", "tui"):
+        for path in pathlib.Path(ROOT, tree).rglob("*.py"):
+            assert not pattern.search(path.read_text()), f"{path} imports pyte"

@@ -10,7 +10,7 @@ from engine.errors import InvalidArgument
 from engine.runtime import protocol as P
 from engine.runtime.logs import LogWriter, log_files, parse_time_arg, read_logs
 from engine.runtime.state import parse_rfc3339, read_state, rfc3339_nano, write_state
-from engine.runtime.terminal import _DetachMatcher, parse_detach_keys
+from tui.terminal import _DetachMatcher, parse_detach_keys
 
 
 # -- protocol -------------------------------------------------------------------

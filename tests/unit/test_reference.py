@@ -382,3 +382,26 @@ def test_resolve_id_prefix_none(prefix, kind):
 def test_resolve_id_prefix_rejects_non_hex(prefix):
     with pytest.raises(InvalidReference, match="invalid id prefix"):
         resolve_id_prefix(prefix, [A, B, C])
+
+
+def test_docker_ref_drops_a_tag_beside_a_digest():
+    # docker's ParseDockerRef: the digest decides what is pulled or run.
+    from engine.reference import parse_docker_ref
+    ref = parse_docker_ref(f"busybox:latest@{D}")
+    assert (ref.tag, ref.digest) == (None, D)
+    assert str(ref) == f"docker.io/library/busybox@{D}"
+    assert ref.familiar() == f"busybox@{D}"
+    assert str(parse_docker_ref("busybox")) == "docker.io/library/busybox:latest"
+    assert str(parse_docker_ref(f"busybox@{D}")) == f"docker.io/library/busybox@{D}"
+    # What the store looks up is the digest alone.
+    from engine.reference import short_name_candidates
+    assert [str(c) for c in short_name_candidates(f"localhost/x:1@{D}")] == [f"localhost/x@{D}"]
+
+
+def test_with_digest_keeps_the_tag_as_distribution():
+    ref = parse("x:1").with_digest(D)
+    assert str(ref) == f"docker.io/library/x:1@{D}"
+    assert ref.docker_ref() == parse(f"x@{D}")
+    assert parse(f"x@{D}").with_digest(D2).digest == D2
+    with pytest.raises(InvalidReference, match="invalid digest"):
+        parse("x").with_digest("sha256:abc")

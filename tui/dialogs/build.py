@@ -77,10 +77,10 @@ class BuildDialog(Dialog):
                 raise ValueError(f"no such Dockerfile: {df}")
             df = os.path.abspath(found)
         tags = split_tags(self.query_one("#tags", Input).value)
-        from engine import reference
+        from engine import parse_reference
         for t in tags:
             try:
-                r = reference.parse(t)
+                r = parse_reference(t)
             except Exception as e:
                 raise ValueError(f"tags: {t!r}: {e}") from None
             if getattr(r, "digest", None):

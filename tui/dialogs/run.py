@@ -47,7 +47,7 @@ class RunDialog(Dialog):
         self.query_one("#name", Input).focus()
 
     def result(self):
-        from engine.containers.options import RunOptions
+        from engine import RunOptions
         name = self.query_one("#name", Input).value.strip() or None
         cmd = split_words(self.query_one("#command", Input).value, "command") or None
         env = split_words(self.query_one("#env", Input).value, "environment")

@@ -1,5 +1,5 @@
 """The command line's side of `run -it` and `attach`: the local terminal in raw
-mode wired to a container's monitor (client.MonitorClient).
+mode wired to a container's monitor (engine.runtime.client.MonitorClient).
 
     code = run_attached(client, tty=True, stdin=True)    # None: detached
 
@@ -10,8 +10,8 @@ import errno
 import os
 import select
 
-from ..errors import InvalidArgument
-from . import protocol as P
+from engine.errors import InvalidArgument
+from engine.runtime import protocol as P
 
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
 
@@ -216,7 +216,7 @@ def run_exec(client, process: dict, *, tty: bool, stdin: bool, detach: bool = Fa
 def _exit_code(client) -> int:
     info = client.exit_info or {}
     if info.get("error") and not info.get("started", True):
-        from .launcher import ContainerStartError
+        from engine.runtime.launcher import ContainerStartError
         raise ContainerStartError(info["error"], client.exit_code or 125)
     return client.exit_code
 
@@ -225,10 +225,10 @@ def _ended(client) -> int:
     """The monitor closed without an EXIT frame: take the code from state.json."""
     if client.exit_code is not None:
         return _exit_code(client)
-    from .client import ContainerNotRunning, ExecSession
+    from engine.runtime.client import ContainerNotRunning, ExecSession
     if isinstance(client, ExecSession):
         raise ContainerNotRunning("the container stopped during exec")
-    from .state import read_state
+    from engine.runtime.state import read_state
     st = read_state(client.container_dir)
     if st.get("status") == "exited" and st.get("exit_code") is not None:
         return st["exit_code"]

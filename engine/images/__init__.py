@@ -1,0 +1,1 @@
+"""Images: ingest, archives (docker/OCI), import, catalog, inspect, layer trees, check."""

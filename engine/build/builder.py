@@ -168,6 +168,7 @@ class Builder:
         self.step = 0
         self._matcher = None
         self._context_paths = None
+        self.lease: str | None = None
 
     # -- the context
     def context_paths(self) -> list[str]:
@@ -200,12 +201,14 @@ class Builder:
         self.done: dict[str, _State] = {}
         self.total = {i: 1 + len(s[2]) for i, s in enumerate(all_stages)}
         state = None
-        for i, (name, from_inst, insts) in enumerate(all_stages[:idx + 1]):
-            if i not in needed:
-                continue
-            state = self._stage(i, name, from_inst, insts)
-            self.done[name] = state
-            self.done[str(i)] = state
+        from ..containers.builders import lease
+        with lease(self.store) as self.lease:  # RUN containers are this build's (containers/builders.py)
+            for i, (name, from_inst, insts) in enumerate(all_stages[:idx + 1]):
+                if i not in needed:
+                    continue
+                state = self._stage(i, name, from_inst, insts)
+                self.done[name] = state
+                self.done[str(i)] = state
         image_id = self._ensure_image(state)
         for t in self.tags:
             tag_image(self.store, image_id, t)
@@ -577,7 +580,7 @@ class Builder:
     # -- RUN
     def _run(self, state: _State, d: dict, shown: str):
         from ..containers.create import create
-        from ..containers.lifecycle import destroy, start, wait
+        from ..containers.lifecycle import remove, start, wait
         from ..containers.options import RunOptions
         from ..containers.records import find
         from ..runtime.logs import read_logs
@@ -588,7 +591,7 @@ class Builder:
         opts = RunOptions(image=image_id, command=d["argv"], entrypoint=[""], env=env,
                           workdir=cfg.get("WorkingDir") or None, user=cfg.get("User") or None,
                           network=self.network, labels={"dockyard.build": "1"})
-        cid = create(self.store, opts)
+        cid = create(self.store, opts, builder=self.lease)
         rec = find(self.store, cid)
         try:
             start(self.store, cid)
@@ -613,7 +616,7 @@ class Builder:
             return self._layer(state, os.path.join(rec.dir, "upper"))
         finally:
             try:
-                destroy(self.store, find(self.store, cid))
+                remove(self.store, cid, force=True)  # still running if we were interrupted (Ctrl-C)
             except DockyardError:
                 pass
 

@@ -87,7 +87,8 @@ class Engine:
         layer_rows = {r["chain_id"]: (r["parent"], r["size"]) for r in self.store.db.query(
             "SELECT chain_id, parent, size FROM layers")}
         users: dict[str, int] = {}
-        for r in self.store.db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id"):
+        for r in self.store.db.query("SELECT image_id, COUNT(*) AS n FROM containers WHERE builder IS NULL "
+                                      "GROUP BY image_id"):
             users[r["image_id"]] = r["n"]
         chains = {}
         use_count: dict[str, int] = {}
@@ -195,7 +196,7 @@ class Engine:
                     used_layers.add(l)
                     l = parents.get(l)
         reclaim = total - sum(layers[l] for l in used_layers if l in layers)
-        n_containers = self.store.db.query("SELECT COUNT(*) AS n FROM containers")[0]["n"]
+        n_containers = self.store.db.query("SELECT COUNT(*) AS n FROM containers WHERE builder IS NULL")[0]["n"]
         return DiskUsage(len(imgs), len(active), total, reclaim, n_containers, details=imgs)
 
     # -- containers ----------------------------------------------------------
@@ -244,6 +245,7 @@ class Engine:
         return prune(self.store)
 
     def containers(self, all: bool = True, sizes: bool = False):
+        """The user's containers (a build's RUN containers are never listed, as in docker)."""
         from .containers.inspect import summary
         from .containers.records import all_records
         out = [summary(self.store, r, sizes) for r in all_records(self.store)]

@@ -103,17 +103,19 @@ def _write_new(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def create(store: Store, opts: RunOptions) -> str:
+def create(store: Store, opts: RunOptions, *, builder: str | None = None) -> str:
+    """`builder`: the lease of the build this is a RUN step of (containers/builders.py)."""
     with store.lock.shared():  # the start-up sweep must not take our directory for a leftover
-        return _create(store, opts)
+        return _create(store, opts, builder)
 
 
-def _create(store: Store, opts: RunOptions) -> str:
+def _create(store: Store, opts: RunOptions, builder: str | None = None) -> str:
     img = resolve(store, opts.image)
     image_cfg = config_of(store, img).get("config") or {}
     cid = os.urandom(32).hex()  # what secrets.token_hex does, without loading OpenSSL
     taken = {r["name"] for r in store.db.query("SELECT name FROM containers")}
-    name = (opts.name or "").lstrip("/") or names.generate(taken)
+    # a build's container takes no name from the pool users see
+    name = (opts.name or "").lstrip("/") or (f"build-{cid[:12]}" if builder else names.generate(taken))
     check_name(name)
     if name in taken:
         other = store.db.query("SELECT id FROM containers WHERE name = ?", (name,))[0]["id"]
@@ -148,8 +150,8 @@ def _create(store: Store, opts: RunOptions) -> str:
         now = time.time()
         try:
             with store.db.tx() as c:
-                c.execute("INSERT INTO containers(id, name, image_id, created, state, config) VALUES (?,?,?,?,?,?)",
-                          (cid, name, img.id, now, "created", json.dumps(config)))
+                c.execute("INSERT INTO containers(id, name, image_id, created, state, config, builder) "
+                          "VALUES (?,?,?,?,?,?,?)", (cid, name, img.id, now, "created", json.dumps(config), builder))
                 record_event(c, "container", "create", cid, {"name": name, "image": opts.image})
         except sqlite3.IntegrityError:
             raise Conflict(f'the container name "/{name}" is already in use') from None

@@ -269,11 +269,15 @@ def rename(store: Store, ref: str, new_name: str) -> None:
 def reconcile(store: Store, sweep: bool = False) -> None:
     """At engine start: containers whose monitor died are marked exited and
     their leftovers removed. With sweep (only when the caller holds the store's
-    exclusive lock, so no create is half done), directories without a record go."""
+    exclusive lock, so no create is half done), directories without a record go.
+    The containers of builds that are gone (killed mid-RUN) are removed."""
     from .records import all_records
     known = set()
-    for rec in all_records(store):
+    by_build: dict[str, list[ContainerRecord]] = {}
+    for rec in all_records(store, builders=True):
         known.add(rec.id)
+        if rec.builder is not None:
+            by_build.setdefault(rec.builder, []).append(rec)
         if rec.state not in ("running", "paused"):
             continue
         from ..runtime.state import read_state, write_state
@@ -286,8 +290,26 @@ def reconcile(store: Store, sweep: bool = False) -> None:
             except (OSError, DockyardError):
                 pass
             set_state(store, rec.id, "exited")
+    _collect_dead_builds(store, by_build, sweep)
     if sweep:
         base = os.path.join(store.root, "containers")
         for name in os.listdir(base):
             if name not in known and len(name) == 64:
                 rmtree(os.path.join(base, name))
+
+
+def _collect_dead_builds(store: Store, by_build: dict[str, list[ContainerRecord]], sweep: bool) -> None:
+    """Removes the containers of every build whose lease nobody holds (a
+    build in another process keeps its own), and the leases of dead builds."""
+    from . import builders
+    for lease in set(by_build) | set(builders.stale_leases(store)):
+        with builders.claim_dead(store, lease) as dead:
+            if not dead:
+                continue
+            for rec in by_build.get(lease, ()):
+                try:
+                    remove(store, rec.id, force=True)  # a RUN still running is killed first
+                except DockyardError:
+                    pass
+    if sweep:
+        builders.sweep_unlocked_fresh(store)

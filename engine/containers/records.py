@@ -17,6 +17,7 @@ class ContainerRecord:
     state: str                 # last state the engine recorded
     config: dict               # {"options": RunOptions as a dict, "image": the reference given, …}
     dir: str
+    builder: str | None = None  # the lease of the build whose RUN step this is (containers/builders.py)
 
     @property
     def short_id(self) -> str:
@@ -29,22 +30,27 @@ def container_dir(store: Store, cid: str) -> str:
 
 def _record(store: Store, row) -> ContainerRecord:
     return ContainerRecord(row["id"], row["name"], row["image_id"], row["created"], row["state"],
-                           json.loads(row["config"]), container_dir(store, row["id"]))
+                           json.loads(row["config"]), container_dir(store, row["id"]), row["builder"])
 
 
-def all_records(store: Store) -> list[ContainerRecord]:
-    return [_record(store, r) for r in store.db.query("SELECT * FROM containers ORDER BY created DESC")]
+def all_records(store: Store, builders: bool = False) -> list[ContainerRecord]:
+    """The user's containers, newest first; with `builders`, builds' RUN
+    containers too (docker never lists those)."""
+    where = "" if builders else " WHERE builder IS NULL"
+    return [_record(store, r) for r in store.db.query(f"SELECT * FROM containers{where} ORDER BY created DESC")]
 
 
 def find(store: Store, ref: str) -> ContainerRecord:
-    """A name (with or without docker's leading /), a full id or a unique prefix."""
+    """A name (with or without docker's leading /), a full id or a unique prefix.
+    A build's container is found by its full id only (the builder's own use)."""
     ref = ref.strip()
     name = ref.lstrip("/")
-    rows = store.db.query("SELECT * FROM containers WHERE name = ? OR id = ?", (name, ref))
+    rows = store.db.query("SELECT * FROM containers WHERE (name = ? AND builder IS NULL) OR id = ?", (name, ref))
     if rows:
         return _record(store, rows[0])
     if ref and all(c in "0123456789abcdef" for c in ref):
-        ids = [r["id"] for r in store.db.query("SELECT id FROM containers WHERE id LIKE ?", (ref + "%",))]
+        ids = [r["id"] for r in store.db.query("SELECT id FROM containers WHERE id LIKE ? AND builder IS NULL",
+                                               (ref + "%",))]
         if ids:
             cid = reference.resolve_id_prefix(ref, ids, kind="container")
             return _record(store, store.db.query("SELECT * FROM containers WHERE id = ?", (cid,))[0])

@@ -3,7 +3,7 @@ changes its own namespaces:
 
     python -m engine.runtime.cpshell out|in SPEC_JSON      (cwd: the package root)
 
-SPEC_JSON (written by engine.containers.copy) says which container path to
+SPEC_JSON (written by engine.containers.copy.host) says which container path to
 copy and how to reach the container's root:
 
   * {"kind": "proc", "pid", "monitor_pid"}: a running container. Its root is
@@ -18,7 +18,7 @@ copy and how to reach the container's root:
     mounts (volumes, /etc/hosts…) whose mount points exist, and chroot there.
     The mounts die with our namespace when we exit: nothing to unmount.
 
-Then engine.containers.copy does the copy: `out` writes one JSON line and a
+Then engine.containers.copy.inside does the copy: `out` writes one JSON line and a
 tar on stdout; `in` answers one JSON line (ready or error), reads a tar on
 stdin and answers again. An error before the tar is a JSON line on stdout,
 after it one on stderr; the exit status is 1.
@@ -37,7 +37,7 @@ import sys
 import tarfile  # noqa: F401
 import zlib  # noqa: F401
 
-from engine.containers import copy as cp
+from engine.containers.copy import errors as cperr, inside as cp
 from engine.runtime import rootfs
 from engine.runtime import syscalls as sc
 
@@ -62,12 +62,12 @@ def enter_proc(root: dict) -> set[int]:
         with open(f"/proc/{pid}/mountinfo") as f:
             mountinfo = f.read()
     except OSError:
-        raise cp._ContainerGone("the container is not running any more") from None
+        raise cperr.ContainerGone("the container is not running any more") from None
     # The pid could have been recycled between the state file and now: the
     # container's pid 1 is a direct child of its monitor.
     if root.get("monitor_pid") and _ppid_of(pid) != root["monitor_pid"]:
         os.close(fd)
-        raise cp._ContainerGone("the container is not running any more")
+        raise cperr.ContainerGone("the container is not running any more")
     os.fchdir(fd)
     os.close(fd)
     os.chroot(".")
@@ -86,7 +86,7 @@ def enter_overlay(root: dict, writable: bool) -> None:
             lower = ":".join(p for p in (root.get("upper"), root["lower"]) if p)
             rootfs.mount_overlay(target, lower, None, None)
     except rootfs.SetupError as e:
-        raise cp.CopyError(f"cannot mount the container's filesystem: {e}") from None
+        raise cperr.CopyError(f"cannot mount the container's filesystem: {e}") from None
     for m in root.get("binds") or ():
         _bind(target, m)
     os.chdir(target)
@@ -131,11 +131,11 @@ def main(argv: list[str]) -> int:
         elif mode == "in":
             cp.serve_in(spec, sys.stdin.buffer, out)
         else:
-            raise cp.CopyError(f"unknown copy mode {mode!r}")
+            raise cperr.CopyError(f"unknown copy mode {mode!r}")
     except BrokenPipeError:
         return 1
     except BaseException as e:  # noqa: BLE001 - everything becomes the caller's error
-        line = (json.dumps(cp.describe(e)) + "\n").encode()
+        line = (json.dumps(cperr.describe(e)) + "\n").encode()
         try:
             if said and mode == "out":
                 sys.stderr.buffer.write(line)

@@ -5,7 +5,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE layers(
@@ -45,7 +45,8 @@ CREATE TABLE containers(
     image_id TEXT NOT NULL REFERENCES images(id),
     created  REAL NOT NULL,
     state    TEXT NOT NULL,
-    config   TEXT NOT NULL DEFAULT '{}'
+    config   TEXT NOT NULL DEFAULT '{}',
+    builder  TEXT                     -- a build's RUN container: that build's lease (engine/containers/builders.py)
 );
 CREATE INDEX containers_image ON containers(image_id);
 CREATE TABLE volumes(
@@ -62,6 +63,17 @@ CREATE TABLE events(
     attrs  TEXT NOT NULL DEFAULT '{}'
 );
 """
+
+# From schema N-1 to N, in order; each runs in the transaction that sets user_version.
+MIGRATIONS = {
+    # A build's containers are marked, so that they are never the user's and
+    # those of a dead build are removed. The RUN containers builds before
+    # this left behind carry the label dockyard.build=1 and no build holds
+    # them any more: marked with a lease nobody holds, they go at the next start.
+    2: ["ALTER TABLE containers ADD COLUMN builder TEXT",
+        "UPDATE containers SET builder = 'unleased' "
+        "WHERE json_extract(config, '$.options.labels.\"dockyard.build\"') = '1'"],
+}
 
 # Added after roots were first made: run on every open, so it is idempotent.
 EXTRA_SCHEMA = """
@@ -138,6 +150,11 @@ class Database:
             elif version > SCHEMA_VERSION:
                 from ..errors import StoreError
                 raise StoreError(f"{self.path} was written by a newer dockyard (schema {version}); upgrade dockyard")
+            elif version < SCHEMA_VERSION:
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    for stmt in MIGRATIONS[v]:
+                        c.execute(stmt)
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             for stmt in _statements(EXTRA_SCHEMA):
                 c.execute(stmt)
 

@@ -87,7 +87,7 @@ ERRORS = [
     ("'open", "single-quote"),
     ("\"open", "double-quote"),
     ("${PWD", "missing '}'"),
-    ("${}", "invalid variable name"),
+    ("${}", "bad substitution"),
     ("${PWD:x}", "unsupported modifier"),
 ]
 

@@ -208,6 +208,29 @@ def test_check_json(root, ctx):
     assert p.returncode == 125 and b"Dockerfile:2: unknown instruction: RUNN" in p.stderr
 
 
+CHECK_REFUSES = [
+    ("FROM busybox\n\nENV PATH\n", "Dockerfile:3: ENV must have two arguments"),   # issue 11, defect 4
+    ("FROM busybox\nLABEL key\n", "Dockerfile:2: LABEL must have two arguments"),
+    ("FROM busybox\nARG =x\n", "Dockerfile:2: ARG names can not be blank"),
+]
+
+
+@pytest.mark.parametrize("text,msg", CHECK_REFUSES)
+def test_check_refuses_what_buildkit_refuses(root, ctx, text, msg):
+    (ctx / "Dockerfile").write_text(text)
+    p = build(root, ctx, "--check", check=False)
+    assert p.returncode == 125 and p.stdout == b""
+    assert p.stderr.decode().strip().endswith(msg), p.stderr.decode()
+
+
+def test_check_escaped_escape_ends_the_line(root, ctx):
+    # issue 11, defect 6: `\\` at the end is an escaped backslash, not a continuation
+    (ctx / "Dockerfile").write_text("FROM busybox\nENV C trailing\\\\backslash\\\\\nENV D next\n")
+    ins = json.loads(build(root, ctx, "--check", "--format", "json").stdout)["instructions"]
+    assert [(i["instruction"], i["arguments"], i["start_line"]) for i in ins] == [
+        ("FROM", "busybox", 1), ("ENV", "C trailing\\\\backslash\\\\", 2), ("ENV", "D next", 3)]
+
+
 def test_other_instructions(root, ctx, tmp_path):
     with tarfile.open(ctx / "files.tar.gz", "w:gz") as tf:
         tf.add(ctx / "src" / "a.txt", "inside/a.txt")

@@ -1,11 +1,13 @@
 """BuildKit's word processing (shell/lex), table-driven."""
+import re
+
 import pytest
 
 from engine.build.expand import Lexer
 from engine.errors import InvalidArgument
 
 ENV = {"PWD": "/home", "SHELL": "bash", "EMPTY": "", "FILE": "archive.tar.gz", "PATH": "/usr/bin:/bin",
-       "ONE": "1", "SPACED": "a b"}
+       "ONE": "1", "SPACED": "a b", "STARS": "xx**"}
 
 WORDS = [
     ("hello", "hello"),
@@ -50,12 +52,31 @@ WORDS = [
     ("${PWD:?must be set}", "/home"),
     ("\"${SPACED}\"", "a b"),
     ("$ONE$ONE", "11"),
+    # issue 11, defect 5: as BuildKit's shell lexer
+    ("hello\\", "hello"),                  # a trailing escape is dropped
+    ("\"a\\\"", None),                    # … but not inside an open quote: error
+    ("$999", ""), ("$999x", "x"), ("${999}", ""), ("${999:-x}", "x"), ("${10:+y}", ""),
+    ("$@$*$#$?$-$$$!$0", ""), ("${@}${*}${#}${?}${-}${$}${!}${0}", ""),
+    ("${@:-a}${#:-b}${$:-c}${!:+d}", "abc"), ("$@@", "@"),
+    ("${STARS%%\\**}", "xx"), ("${STARS#xx\\*}", "*"),
+    ("${PATH//\\//|}", "|usr|bin:|bin"),    # \/ is a slash of the pattern
+    ("${PATH/\\/usr/~}", "~/bin:/bin"),
+    ("${PATH//:/\\:}", "/usr/bin\\:/bin"),  # the replacement keeps its escapes
+    ("${PWD/#/x}", "/home"), ("${PWD//}", None),
+    ("${FILE/$EMPTY/x}", "xarchive.tar.gz"),  # an empty pattern matches at the start
+    ("${FILE//$EMPTY/-}", "-a-r-c-h-i-v-e-.-t-a-r-.-g-z-"),
+    ("${FILE//*/x}", "x"),                   # no second, empty match at the end
+    ("${FILE#}", "archive.tar.gz"), ("${FILE%}", "archive.tar.gz"),
 ]
 
 
 @pytest.mark.parametrize("word,expected", WORDS)
 def test_process_word(word, expected):
-    assert Lexer().process_word(word, ENV) == expected
+    if expected is None:
+        with pytest.raises(InvalidArgument):
+            Lexer().process_word(word, ENV)
+    else:
+        assert Lexer().process_word(word, ENV) == expected
 
 
 SPLIT = [
@@ -89,12 +110,16 @@ ERRORS = [
     ("${PWD", "missing '}'"),
     ("${}", "bad substitution"),
     ("${PWD:x}", "unsupported modifier"),
+    ("${FOO//}", "missing '/' in ${}"),
+    ("${FOO/x}", "missing '/' in ${}"),
+    ("${FILE%%\\.*}", "invalid escape"),
+    ("${FILE:#x}", "unsupported modifier (:#)"),
 ]
 
 
 @pytest.mark.parametrize("word,msg", ERRORS)
 def test_errors(word, msg):
-    with pytest.raises(InvalidArgument, match=msg.replace("?", "\\?")):
+    with pytest.raises(InvalidArgument, match=re.escape(msg)):
         Lexer().process_word(word, ENV)
 
 

@@ -169,3 +169,97 @@ def test_as_dict_is_json():
 
 def test_check_passes_valid():
     check(parse("ARG V=1\nFROM a:${V}\nRUN x\n"))
+
+
+# What `build --check` (check_text) refuses, as BuildKit does, with BuildKit's message.
+CHECK_ERRORS = [
+    ("FROM busybox\n\nENV PATH\n", 3, "ENV must have two arguments"),
+    ("FROM a\nLABEL key\n", 2, "LABEL must have two arguments"),
+    ("FROM a\nENV a=1 b\n", 2, "Syntax error - can't find = in \"b\". Must be of the form: name=value"),
+    ("FROM a\nENV =1\n", 2, "ENV names can not be blank"),
+    ("FROM a\nLABEL =1\n", 2, "LABEL names can not be blank"),
+    ("FROM a\nENV\n", 2, "ENV requires at least one argument"),
+    ("FROM a\nARG\n", 2, "ARG requires at least one argument"),
+    ("FROM a\nARG =x\n", 2, "ARG names can not be blank"),
+    ("FROM a\nONBUILD ENV x\n", 2, "ENV must have two arguments"),
+    ("FROM a\nONBUILD\n", 2, "ONBUILD requires at least one argument"),
+    ("FROM\n", 1, "FROM requires either one or three arguments"),
+    ("FROM a AS 1b\n", 1, 'invalid name for build stage: "1b", name can\'t start with a number or contain symbols'),
+    ("FROM a\nCMD [\"a\", 1]\n", 2, "when using JSON array syntax, arrays must be comprised of strings only"),
+    ("FROM a\nCMD [ \"echo\", [ \"nested json\" ] ]\n", 2, "arrays must be comprised of strings only"),
+    ("FROM a\nCOPY <<EOF\nx\nEOF\n", 2, "COPY requires at least two arguments"),
+    ("FROM a\nCOPY x <<EOF\nx\nEOF\n", 2, "COPY cannot accept a heredoc as a destination"),
+    ("FROM a\nVOLUME []\n", 2, "VOLUME requires at least one argument"),
+    ("FROM a\nVOLUME [\" \"]\n", 2, "VOLUME specified can not be an empty string"),
+    ("FROM a\nSHELL []\n", 2, "SHELL requires at least one argument"),
+    ("FROM a\nEXPOSE\n", 2, "EXPOSE requires at least one argument"),
+    ("FROM a\nWORKDIR\n", 2, "WORKDIR requires exactly one argument"),
+    ("FROM a\nSTOPSIGNAL\n", 2, "STOPSIGNAL requires exactly one argument"),
+    ("FROM a\nMAINTAINER\n", 2, "MAINTAINER requires exactly one argument"),
+    ("FROM a\nHEALTHCHECK\n", 2, "HEALTHCHECK requires at least one argument"),
+    ("FROM a\nHEALTHCHECK CMD []\n", 2, "Missing command after HEALTHCHECK CMD"),
+    ("FROM a\nCOPY --link=maybe a b\n", 2, "expecting boolean value for flag --link, not: maybe"),
+    ("FROM a\nCOPY --from a b\n", 2, "missing a value on flag: --from"),
+    ("FROM a\nCOPY --from=x --from=y a b\n", 2, "duplicate flag specified: --from"),
+    ("FROM a\nONBUILD --x RUN y\n", 2, "unknown flag: --x"),
+    ("", 1, "file with no instructions"),
+    ("# only\n# comments\n", 1, "file with no instructions"),
+]
+
+
+@pytest.mark.parametrize("text,line,msg", CHECK_ERRORS)
+def test_check_text_refuses(text, line, msg):
+    with pytest.raises(DockerfileError) as ei:
+        check_text(text, "Dockerfile")
+    assert str(ei.value) == f"Dockerfile:{line}: {msg}" or msg in str(ei.value)
+    assert ei.value.line == line
+
+
+CHECK_ACCEPTS = [
+    "FROM a\nRUN\n",                      # BuildKit runs `sh -c ''`
+    "FROM a\nCMD\nENTRYPOINT\n",
+    "FROM a\nONBUILD FOO bar\n",          # triggers are checked where they run
+    "FROM a\nUSER a b\n",                 # one argument: "a b"
+    "FROM a\nARG --x y\nSTOPSIGNAL --x 9\n",  # BuildKit never reads their flags
+    "FROM a\nCOPY --link --chown=\"a b\" x y\n",
+    "FROM a\nHEALTHCHECK --bogus NONE\n",
+    "FROM a\nLABEL \"a b\"=c\n",
+]
+
+
+@pytest.mark.parametrize("text", CHECK_ACCEPTS)
+def test_check_text_accepts(text):
+    check_text(text, "Dockerfile")
+
+
+def test_flags_lose_their_quotes():
+    inst = parse("FROM a\nCOPY --chown=\"a b\" --link -- --x y\n").instructions[1]
+    assert inst.flags == ["--chown=a b", "--link"] and inst.arguments == "--x y"
+
+
+# An escaped escape at the end of a line ends the line (BuildKit's lineContinuationRegex).
+CONTINUATIONS = [
+    ("FROM a\nENV C trailing\\\\backslash\\\\\nENV D next\n", [("env", "C trailing\\\\backslash\\\\"),
+                                                             ("env", "D next")]),
+    ("FROM a\nENV C a\\\\ \t\nENV D next\n", [("env", "C a\\\\"), ("env", "D next")]),
+    ("FROM a\nENV C a \\\\\\\nENV D next\n", [("env", "C a \\\\\\"), ("env", "D next")]),  # as BuildKit
+    ("FROM a\nENV E hello\\\n\\\nworld\n", [("env", "E helloworld")]),
+    ("FROM a\nENV F hello\\\n \\\nworld\n", [("env", "F hello world")]),
+    ("FROM a\nRUN a \\  \t\nb\n", [("run", "a b")]),
+    ("# escape=`\nFROM a\nENV C a``\nENV D next\n", [("env", "C a``"), ("env", "D next")]),
+    ("# escape=`\nFROM a\nENV C a\\\nENV D next\n", [("env", "C a\\"), ("env", "D next")]),
+    ("# escape=`\nFROM a\nRUN a `\nb\n", [("run", "a b")]),
+]
+
+
+@pytest.mark.parametrize("text,expected", CONTINUATIONS)
+def test_line_continuation(text, expected):
+    df = parse(text)
+    assert [(i.instruction, i.arguments) for i in df.instructions[1:]] == expected
+
+
+def test_escaped_escape_value_keeps_one_backslash():
+    from engine.build.expand import Lexer
+    df = check_text("FROM a\nENV C trailing\\\\backslash\\\\\nENV D x\n")
+    (k, v), = name_values(df.instructions[1], df.escape, df.filename)
+    assert (k, Lexer(df.escape).process_word(v, {})) == ("C", "trailing\\backslash\\")

@@ -19,16 +19,17 @@ instructions/parse.go), our own code.
   and their number checked with BuildKit's messages.
 
 Errors are InvalidArgument naming the file and the line: `Dockerfile:7: unknown instruction: RUNN`."""
-import json
 import re
 from dataclasses import asdict, dataclass, field
 
 from ..errors import InvalidArgument
+from .lineparse import JSON_INSTRUCTIONS, LineError, goquote, line_args, name_val, split_command, split_words
+
+__all__ = ["JSON_INSTRUCTIONS", "split_command", "split_words"]  # (kept importable from here)
 
 INSTRUCTIONS = ("add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck", "label",
                 "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume", "workdir")
 HEREDOC_INSTRUCTIONS = ("run", "copy", "add")
-JSON_INSTRUCTIONS = ("run", "cmd", "entrypoint", "shell", "copy", "add", "volume")
 # BuildKit expands variables in these (the rest keep their words verbatim):
 EXPANDS = ("add", "arg", "copy", "env", "expose", "from", "label", "onbuild", "stopsignal", "user", "volume",
            "workdir")
@@ -46,17 +47,12 @@ FLAGS = {
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _HEREDOC = re.compile(r"<<(-?)\s*(?:([\"'])([^\"'\s]+)\2|([A-Za-z0-9_.\-]+))")
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)\s*([^<]+)$")
-_WS = re.compile(r"[\t\v\f\r ]+")  # BuildKit's reWhitespace: what separates words
 
 
 class DockerfileError(InvalidArgument):
     def __init__(self, filename: str, line: int, msg: str):
         super().__init__(f"{filename}:{line}: {msg}")
         self.filename, self.line, self.msg = filename, line, msg
-
-
-class _LineError(Exception):
-    """An error of one instruction; parse() gives it the file and line."""
 
 
 @dataclass
@@ -150,14 +146,14 @@ def parse(text: str | bytes, filename: str = "Dockerfile", validate: bool = True
         logical = "".join(parts)
         try:
             inst = _instruction(logical, escape, start, i)
-        except _LineError as ex:
+        except LineError as ex:
             raise DockerfileError(filename, start, str(ex)) from None
         if inst.instruction in HEREDOC_INSTRUCTIONS and inst.exec_form is None:
             i = _heredocs(inst, lines, i, filename)
         if validate:
             try:
                 _validate(inst)
-            except _LineError as ex:
+            except LineError as ex:
                 raise DockerfileError(filename, start, str(ex)) from None
         out.append(inst)
     return Dockerfile(filename, directives, escape, out)
@@ -210,136 +206,8 @@ def _heredocs(inst: Instruction, lines: list[str], i: int, filename: str) -> int
 def _instruction(line: str, escape: str, start: int, end: int) -> Instruction:
     word, flags, rest = split_command(line, escape)
     name = word.lower()
-    args, exec_form = _line_args(name, rest, escape)
+    args, exec_form = line_args(name, rest, escape)
     return Instruction(name, line, flags, rest, exec_form, [], start, end, args)
-
-
-def split_command(line: str, escape: str = "\\") -> tuple[str, list[str], str]:
-    """(instruction word as written, its --flags, the rest) as BuildKit's splitCommand."""
-    parts = _WS.split(line.strip(), maxsplit=1)
-    if len(parts) < 2:
-        return parts[0], [], ""
-    rest, flags = _extract_flags(parts[1], escape)
-    return parts[0], flags, rest.strip()
-
-
-def _extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
-    """The leading `--flag[=value]` words (quotes and escapes removed), up to the
-    first other word or a `--`; (the rest of the line, the flags)."""
-    flags, buf, quote, blank_ok, pos, n = [], [], "", False, 0, len(line)
-    phase = "spaces"
-    while True:
-        if phase == "spaces":
-            if pos == n:
-                return "", flags
-            if line[pos].isspace():
-                pos += 1
-                continue
-            if not line.startswith("--", pos):
-                return line[pos:], flags
-            phase = "word"
-        if pos == n:
-            word = "".join(buf)
-            if word != "--" and (blank_ok or word):
-                flags.append(word)
-            return "", flags
-        c = line[pos]
-        pos += 1
-        if phase == "word":
-            if c.isspace():
-                word = "".join(buf)
-                if word == "--":
-                    return line[pos - 1:], flags
-                if blank_ok or word:
-                    flags.append(word)
-                buf, blank_ok, phase = [], False, "spaces"
-                continue
-            if c in "'\"":
-                quote, blank_ok, phase = c, True, "quote"
-                continue
-        elif c == quote:
-            phase = "word"
-            continue
-        if c == escape:
-            if pos == n:  # a trailing escape is dropped
-                phase = "word"
-                continue
-            c = line[pos]
-            pos += 1
-        buf.append(c)
-
-
-def _json_array(rest: str) -> list | None:
-    """The JSON array of strings; None when `rest` is no JSON array."""
-    if not rest.startswith("["):
-        return None
-    try:
-        v = json.loads(rest, parse_constant=_no_constant)
-    except ValueError:
-        return None
-    if not isinstance(v, list):
-        return None
-    if not all(isinstance(x, str) for x in v):
-        raise _LineError("when using JSON array syntax, arrays must be comprised of strings only")
-    return v
-
-
-def _no_constant(name):  # Go's JSON has no NaN / Infinity
-    raise ValueError(name)
-
-
-def _line_args(name: str, rest: str, escape: str) -> tuple[list, list | None]:
-    """(the arguments, the JSON array or None) as BuildKit's line parser for `name`."""
-    if name in JSON_INSTRUCTIONS:
-        v = _json_array(rest)
-        if v is not None:
-            return v, v
-        if name in ("copy", "add", "volume"):
-            return (_WS.split(rest) if rest else []), None
-        return ([rest] if rest else []), None
-    if name in ("env", "label"):
-        return _name_val(rest, name.upper(), escape), None
-    if name == "arg":
-        return split_words(rest, escape), None
-    if name in ("expose", "from"):
-        return (_WS.split(rest) if rest else []), None
-    if name in ("maintainer", "stopsignal", "user", "workdir"):
-        return ([rest] if rest else []), None
-    if name == "healthcheck":
-        m = re.match(r"(\S*)\s*(.*)\Z", rest, re.S)
-        if not m.group(1):
-            return [], None
-        v = _json_array(m.group(2))
-        return [m.group(1)] + (v if v is not None else [m.group(2)] if m.group(2) else []), None
-    if name == "onbuild":
-        if not rest:
-            return [], None
-        word, _, sub = split_command(rest, escape)
-        return [word] + _line_args(word.lower(), sub, escape)[0], None
-    return [], None  # unknown: the parser ignores it, _validate refuses it
-
-
-def _name_val(rest: str, key: str, escape: str) -> list[str]:
-    """ENV / LABEL: [name, value, "=" or ""]* — `k=v …`, or the legacy `k v w`."""
-    words = split_words(rest, escape)
-    if not words:
-        return []
-    if "=" not in words[0]:
-        parts = _WS.split(rest, maxsplit=1)
-        if len(parts) < 2:
-            raise _LineError(f"{key} must have two arguments")
-        return [parts[0], parts[1], ""]
-    out = []
-    for w in words:
-        if "=" not in w:
-            raise _LineError(f"Syntax error - can't find = in {_goquote(w)}. Must be of the form: name=value")
-        k, _, v = w.partition("=")
-        out += [k, v, "="]
-    return out
-
-
-def _goquote(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
 
 
 def _validate(inst: Instruction) -> None:
@@ -347,7 +215,7 @@ def _validate(inst: Instruction) -> None:
     name, args, up = inst.instruction, inst.args, inst.instruction.upper()
 
     def err(msg):
-        raise _LineError(msg)
+        raise LineError(msg)
 
     if name not in INSTRUCTIONS:
         err(f"unknown instruction: {inst.original.split(None, 1)[0]}")
@@ -373,7 +241,7 @@ def _validate(inst: Instruction) -> None:
     if name == "from":
         if len(args) == 3 and args[1].lower() == "as":
             if not re.match(r"^[a-z][a-z0-9._-]*$", args[2].lower()):
-                err(f"invalid name for build stage: {_goquote(args[2])}, name can't start with a number or "
+                err(f"invalid name for build stage: {goquote(args[2])}, name can't start with a number or "
                     "contain symbols")
         elif len(args) != 1:
             err("FROM requires either one or three arguments")
@@ -402,28 +270,28 @@ def _validate(inst: Instruction) -> None:
             if len(args) < 2:
                 err("Missing command after HEALTHCHECK CMD")
         else:
-            err(f"Unknown type {_goquote(kind)} in HEALTHCHECK (try CMD)")
+            err(f"Unknown type {goquote(kind)} in HEALTHCHECK (try CMD)")
 
 
 def _check_flags(flags: list[str], allowed: dict) -> None:
     used = set()
     for a in flags:
         if not a.startswith("--"):
-            raise _LineError(f"arg should start with -- : {a}")
+            raise LineError(f"arg should start with -- : {a}")
         fname, eq, value = a.partition("=")
         kind = allowed.get(fname[2:])
         if kind is None:
-            raise _LineError(f"unknown flag: {fname}")
+            raise LineError(f"unknown flag: {fname}")
         if fname in used and kind != "strings":
-            raise _LineError(f"duplicate flag specified: {fname}")
+            raise LineError(f"duplicate flag specified: {fname}")
         used.add(fname)
         if kind == "bool":
             if eq and not value:
-                raise _LineError(f"missing a value on flag: {fname}")
+                raise LineError(f"missing a value on flag: {fname}")
             if value.lower() not in ("true", "false", ""):
-                raise _LineError(f"expecting boolean value for flag {fname}, not: {value}")
+                raise LineError(f"expecting boolean value for flag {fname}, not: {value}")
         elif not eq:
-            raise _LineError(f"missing a value on flag: {fname}")
+            raise LineError(f"missing a value on flag: {fname}")
 
 
 def check(df: Dockerfile) -> None:
@@ -438,55 +306,6 @@ def check(df: Dockerfile) -> None:
         raise DockerfileError(df.filename, 1, "file with no instructions")
     if not seen_from:
         raise DockerfileError(df.filename, df.instructions[-1].start_line, "dockerfile contains no stages to build")
-
-
-# -- helpers for the instructions' arguments
-
-def split_words(s: str, escape: str = "\\") -> list[str]:
-    """Split on blanks outside quotes, keeping the quotes and escapes (BuildKit's
-    parseWords); an escape at the very end is dropped."""
-    words, buf, quote, blank_ok, pos, n = [], [], "", False, 0, len(s)
-    phase = "spaces"
-    while True:
-        if phase == "spaces":
-            if pos == n:
-                break
-            if s[pos].isspace():
-                pos += 1
-                continue
-            phase = "word"
-        if pos == n:
-            if blank_ok or buf:
-                words.append("".join(buf))
-            break
-        c = s[pos]
-        pos += 1
-        if phase == "word":
-            if c.isspace():
-                if blank_ok or buf:
-                    words.append("".join(buf))
-                buf, blank_ok, phase = [], False, "spaces"
-                continue
-            if c in "'\"":
-                quote, blank_ok, phase = c, True, "quote"
-            elif c == escape:
-                if pos == n:
-                    continue
-                buf.append(c)
-                c = s[pos]
-                pos += 1
-        else:
-            if c == quote:
-                phase = "word"
-            elif c == escape and quote != "'":
-                if pos == n:
-                    phase = "word"
-                    continue
-                buf.append(c)
-                c = s[pos]
-                pos += 1
-        buf.append(c)
-    return words
 
 
 def name_values(inst: Instruction, escape: str, filename: str) -> list[tuple[str, str | None]]:
@@ -508,8 +327,8 @@ def name_values(inst: Instruction, escape: str, filename: str) -> list[tuple[str
             out.append((k, v if eq else None))
         return out
     try:
-        args = _name_val(inst.arguments, up, escape)
-    except _LineError as ex:
+        args = name_val(inst.arguments, up, escape)
+    except LineError as ex:
         err(str(ex))
     if not args:
         err(f"{up} requires at least one argument")

@@ -181,7 +181,7 @@ BROKEN = [
     ("FROM nosuch/image:1\n", "Dockerfile:1: nosuch/image:1: image not found"),
     ("FROM localhost/busybox:latest\nCOPY src/a.txt src/b.txt /nodir\n", "Dockerfile:2: When using COPY"),
     ("FROM localhost/busybox:latest\nADD http://example.invalid/x /x\n", "Dockerfile:2: ADD http://"),
-    ("FROM localhost/busybox:latest\nENV A=${UNSET:?needs_A}\n", "Dockerfile:2: UNSET: needs_A"),
+    ("FROM localhost/busybox:latest\nENV A=${UNSET:?needs_A}\n", "Dockerfile:2: failed to process \"${UNSET:?needs_A}\": UNSET: needs_A"),
 ]
 
 

@@ -45,7 +45,6 @@ FLAGS = {
                     "start-interval": "string", "retries": "string"},
 }
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-_HEREDOC = re.compile(r"<<(-?)\s*(?:([\"'])([^\"'\s]+)\2|([A-Za-z0-9_.\-]+))")
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)\s*([^<]+)$")
 
 
@@ -185,9 +184,7 @@ def _trim_continuation(line: str, cont) -> tuple[str, bool]:
 
 
 def _heredocs(inst: Instruction, lines: list[str], i: int, filename: str) -> int:
-    for m in _HEREDOC.finditer(inst.arguments):
-        chomp = m.group(1) == "-"
-        name = m.group(3) or m.group(4)
+    for name, expand, chomp in _heredoc_words(inst.arguments):
         body = []
         while True:
             if i >= len(lines):
@@ -198,9 +195,34 @@ def _heredocs(inst: Instruction, lines: list[str], i: int, filename: str) -> int
             if test == name:
                 break
             body.append(test)
-        inst.heredocs.append(Heredoc(name, "".join(b + "\n" for b in body), not m.group(2), chomp))
+        inst.heredocs.append(Heredoc(name, "".join(b + "\n" for b in body), expand, chomp))
         inst.end_line = i
     return i
+
+
+def _heredoc_words(text: str) -> list[tuple[str, bool, bool]]:
+    """[(name, expand, chomp)] of the words that open a heredoc, as BuildKit's
+    heredocsFromLine: a whole word `[n]<<[-]NAME` outside quotes (`"<<EOF"` is
+    none), `<< NAME` one word; a quoted NAME (`<<'EOF'`) means no expansion."""
+    if "<<" not in text:
+        return []
+    from .expand import Lexer
+    words, out = split_words(text), []
+    for k, w in enumerate(words):
+        if re.fullmatch(r"\d*<<-?", w) and k + 1 < len(words):
+            w += words[k + 1]
+        m = _HEREDOC_WORD.match(w)
+        if not m:
+            continue
+        try:
+            names = Lexer().process_words(m.group(3), {})
+        except InvalidArgument:
+            continue
+        if len(names) == 1:
+            raw = m.group(3)
+            expand = names[0].count("'") + names[0].count('"') == raw.count("'") + raw.count('"')
+            out.append((names[0], expand, m.group(2) == "-"))
+    return out
 
 
 def _instruction(line: str, escape: str, start: int, end: int) -> Instruction:

@@ -77,7 +77,16 @@ HEREDOCS = [
     ("FROM a\nADD <<one <<two /dest/\n1\none\n2\ntwo\n", [("one", "1\n", True, False), ("two", "2\n", True, False)],
      (2, 6)),
     ("FROM a\nRUN <<EOF\nEOF\n", [("EOF", "", True, False)], (2, 3)),
+    ("FROM a\nRUN cat << EOF\nx\nEOF\n", [("EOF", "x\n", True, False)], (2, 4)),
+    ("FROM a\nRUN cat <<E\"O\"F\n$x\nEOF\n", [("EOF", "$x\n", False, False)], (2, 4)),
+    ("FROM a\nRUN 3<<EOF cat <&3\nx\nEOF\n", [("EOF", "x\n", True, False)], (2, 4)),
 ]
+
+
+def test_quoted_heredoc_marker_is_no_heredoc():
+    # as BuildKit: `<<` inside quotes opens nothing (it used to swallow the next lines)
+    df = parse("FROM a\nRUN echo \"<<EOF\" '<<X'\nRUN true\n")
+    assert [(i.instruction, i.heredocs) for i in df.instructions] == [("from", []), ("run", []), ("run", [])]
 
 
 @pytest.mark.parametrize("text,docs,lines", HEREDOCS)

@@ -30,9 +30,26 @@ _EXPORTS = {
     "parse_time_arg": ("runtime.logs", "parse_time_arg"),
     # the engine itself
     "version": ("info", "version"),
+    # the store's zygote, for a face that hands its work to a forked worker (the CLI's _remote)
+    "zygote_enabled": ("runtime.zygote", "enabled"),
+    "zygote_call": ("runtime.zygote", "call"),
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "preload"])
+
+
+def preload() -> None:
+    """Imports what the commonly used operations load, so that a process that
+    forks workers (the store's zygote serving the CLI) pays for it once and
+    each worker starts with it loaded."""
+    import json  # noqa: F401
+    import sqlite3  # noqa: F401
+
+    from .containers import create, inspect, lifecycle  # noqa: F401
+    from . import facade, store  # noqa: F401
+    from .images import catalog  # noqa: F401
+    from .images import inspect as image_inspect  # noqa: F401
+    from .runtime import client, launcher  # noqa: F401
 
 
 def __getattr__(name: str):
@@ -40,7 +57,9 @@ def __getattr__(name: str):
         module, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'engine' has no attribute {name!r}") from None
-    import importlib
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    import sys
+    full = f"{__name__}.{module}"
+    __import__(full)  # not importlib.import_module: importlib loads warnings, ~1 ms of every CLI start
+    value = getattr(sys.modules[full], attr)
     globals()[name] = value  # the next lookup is a plain attribute
     return value

@@ -34,7 +34,7 @@ PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 _lock_fd = -1
 MAX_FDS = 8
 CALL_MAX = 4 << 20
-CALLABLE = ("tui.cli_worker",)  # the modules a `call` may name
+CALLABLE = ("tui.cli.worker",)  # the modules a `call` may name
 # The zygote's argv ends with this much room, so that a forked monitor can
 # write its own (longer) command line over it.
 ARGV_ROOM = 320
@@ -49,7 +49,7 @@ _fingerprint: str | None = None
 
 def fingerprint() -> str:
     """Changes whenever the code a zygote runs changes: the engine's sources,
-    the command line's (tui/*.py: it may serve `call`s of tui.cli_worker),
+    the command line's (tui/*.py, tui/cli/*.py: it may serve `call`s of tui.cli.worker),
     the interpreter. Two CRCs, not sha256: loading OpenSSL would cost each
     start 3 ms, and this only has to notice an upgrade, not resist an
     attacker (only root can write the sources or reach the socket).
@@ -65,7 +65,7 @@ def _compute_fingerprint() -> str:
     import zlib
     parts = [f"{sys.executable}\0{sys.version}"]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    dirs = [os.path.join(top, "tui")]
+    dirs = [os.path.join(top, "tui"), os.path.join(top, "tui", "cli")]
     for dirpath, subdirs, _files in os.walk(os.path.join(top, "engine")):
         subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
         dirs.append(dirpath)

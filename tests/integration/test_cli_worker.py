@@ -1,5 +1,5 @@
 """`dockyard` hands its command to a worker the store's zygote forks
-(tui/cli_worker.py): what the user sees must be what the command does when
+(tui/cli/worker.py): what the user sees must be what the command does when
 it runs in the dockyard process itself (DOCKYARD_ZYGOTE=0), for the things a
 worker could get wrong: the working directory, the environment, stdin, exit
 codes, stderr, signals, and a caller that dies."""

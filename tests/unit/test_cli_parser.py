@@ -2,7 +2,8 @@
 result must be what the whole parser gives."""
 import pytest
 
-from tui.cli import _command_word, build_parser
+from tui.cli import _command_word
+from tui.cli.parser import build_parser
 
 ARGVS = [
     ["run", "--rm", "-it", "-e", "A=1", "--name", "x", "busybox", "sh", "-c", "echo hi"],

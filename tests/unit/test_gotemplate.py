@@ -1,7 +1,7 @@
-"""docker's --format templates: the Go text/template subset (tui/gotemplate.py)."""
+"""docker's --format templates: the Go text/template subset (tui/cli/gotemplate.py)."""
 import pytest
 
-from tui.gotemplate import TemplateError, render
+from tui.cli.gotemplate import TemplateError, render
 
 DOC = {"Id": "abc", "Name": "/web", "State": {"Pid": 12, "Running": True, "Health": None, "ExitCode": 0},
        "Mounts": [{"Source": "/a", "Destination": "/b"}, {"Source": "/c", "Destination": "/d"}],

@@ -1,4 +1,4 @@
-"""The request `dockyard` sends to its worker (tui/cli_worker.py): fields
+"""The request `dockyard` sends to its worker (tui/cli/worker.py): fields
 split by NUL (which no argument or environment entry can hold): the umask,
 the number of arguments, the arguments, then the environment as KEY=VALUE.
 A module of its own so that the caller loads nothing else."""

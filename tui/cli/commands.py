@@ -1,10 +1,6 @@
-"""dockyard's command line: docker's commands and flags over the same engine
-the TUI uses. With no command it opens the TUI. Kept free of textual imports
-so that scripted commands start fast."""
-from __future__ import annotations
-
-import os
-import sys
+"""The command table: every command's parser, with docker's flags, and the
+function that runs it. Loaded only when a parser is built (tui/cli/parser.py):
+`dockyard` itself hands the command to its worker and never gets here."""
 
 # The commands' modules (loaded by load_commands, when a parser is built):
 # `dockyard` first asks the store's zygote to run the command (_remote), and
@@ -14,9 +10,9 @@ cc = ct = cli_cp = im = None
 
 def load_commands() -> None:
     global cc, ct, cli_cp, im
-    from . import cli_commit, cli_containers, cli_images
-    from . import cli_cp as cp
-    cc, ct, cli_cp, im = cli_commit, cli_containers, cp, cli_images
+    from . import commit, containers, cp, images
+    cc, ct, cli_cp, im = commit, containers, cp, images
+
 
 
 def _image_parsers(sub, prefix: bool) -> None:
@@ -180,145 +176,8 @@ def _container_parsers(sub, prefix: bool) -> None:
         p.set_defaults(func=ct.inspect, type="container")
 
 
-def _cache_gettext() -> None:
-    """argparse looks up the translation of each of its ~200 message strings
-    in the locale directories as the parser is built (12 ms of every command
-    start); the answer cannot change within one process."""
-    import argparse
-    import functools
-    lookup = getattr(argparse, "_", None)
-    if callable(lookup) and not hasattr(lookup, "cache_info"):
-        argparse._ = functools.lru_cache(maxsize=None)(lookup)
 
-
-class _Ignored:
-    """Stands in for the parser of a command that was not asked for: building
-    all ~70 of them costs every command start several milliseconds."""
-
-    def add_argument(self, *args, **kwargs):
-        return None
-
-    def set_defaults(self, **kwargs):
-        return None
-
-    def add_mutually_exclusive_group(self, **kwargs):
-        return self
-
-    def add_argument_group(self, *args, **kwargs):
-        return self
-
-    def add_subparsers(self, **kwargs):
-        return self
-
-    def add_parser(self, *args, **kwargs):
-        return self
-
-
-class _OnlyCommand:
-    """The top level's subparsers, building only `wanted`'s parser (found by
-    its name or an alias); `seen` collects every name, so that an unknown
-    command can still be told apart."""
-
-    def __init__(self, real, wanted: str):
-        self.real, self.wanted, self.seen = real, wanted, set()
-
-    def add_parser(self, name, **kwargs):
-        names = {name, *kwargs.get("aliases", ())}
-        self.seen |= names
-        return self.real.add_parser(name, **kwargs) if self.wanted in names else _Ignored()
-
-
-def _command_word(argv: list[str]) -> str | None:
-    """The command in argv (after the global --root), or None when there is
-    none or an option such as --help comes first."""
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--root":
-            i += 2
-        elif a.startswith("--root="):
-            i += 1
-        elif a.startswith("-"):
-            return None
-        else:
-            return a
-    return None
-
-
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The whole command line; given argv, only the parser of its command
-    (all of them when it has none, or one dockyard does not know)."""
-    if _built is not None:
-        return _built
-    _cache_gettext()
-    wanted = _command_word(argv) if argv is not None else None
-    p = _top_parser()
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    if wanted is not None:
-        only = _OnlyCommand(sub, wanted)
-        _add_commands(only)
-        if wanted in only.seen:
-            return p
-        p = _top_parser()
-        sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    _add_commands(sub)
-    return p
-
-
-def _parser_class():
-    """argparse's parser with one change: its help formatter gets the width
-    from _help_width, so that building the parsers does not import shutil
-    (for get_terminal_size), which loads bz2 and lzma: 3 ms of every command.
-    The subparsers are of this class too (add_subparsers uses type(self)).
-    Made on first use: `dockyard` itself, which hands the command to its
-    worker (_remote), never loads argparse."""
-    global _Parser
-    if _Parser is None:
-        import argparse
-
-        class Parser(argparse.ArgumentParser):
-            def _get_formatter(self):
-                return self.formatter_class(prog=self.prog, width=_help_width())
-
-        _Parser = Parser
-    return _Parser
-
-
-_Parser = None
-
-
-def _help_width() -> int:
-    """What shutil.get_terminal_size gives, less 2, as argparse does."""
-    try:
-        cols = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        cols = 0
-    if cols <= 0:
-        try:
-            cols = os.get_terminal_size(1).columns  # fd 1: in a worker, the caller's stdout
-        except (AttributeError, ValueError, OSError):
-            cols = 80
-    return max(cols - 2, 11)
-
-
-_built = None  # the whole parser, when made in advance (prebuild)
-
-
-def prebuild() -> None:
-    """Makes the whole parser once and keeps it: the zygote does this, so that
-    its workers parse without building (parsing does not change a parser)."""
-    global _built
-    _built = build_parser()
-
-
-def _top_parser() -> argparse.ArgumentParser:
-    p = _parser_class()(prog="dockyard", description="A terminal UI for containers, with its own engine. "
-                                "With no command, opens the TUI.")
-    p.add_argument("--root", default=None, help="state root (default $DOCKYARD_ROOT or /var/lib/dockyard)")
-    return p
-
-
-def _add_commands(sub) -> None:
+def add_commands(sub) -> None:
     load_commands()
     _image_parsers(sub, prefix=False)
     img = sub.add_parser("image", help="manage images")
@@ -352,9 +211,9 @@ def _add_commands(sub) -> None:
     df.add_argument("-v", "--verbose", action="store_true")
     df.set_defaults(func=im.system_df)
 
-    from . import cli_build, cli_events
-    cli_build.add_parsers(sub)
-    cli_events.add_parsers(sub)
+    from . import build, events
+    build.add_parsers(sub)
+    events.add_parsers(sub)
 
     for s, name in ((sub, "info"), (ss, "info")):
         i = s.add_parser(name, help="show the engine's and the host's set-up")
@@ -370,137 +229,3 @@ def _add_commands(sub) -> None:
     t = sub.add_parser("tui", help="open the TUI (the default)")
     t.set_defaults(func=None)
 
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    code = _remote(argv)
-    if code is not None:
-        return code
-    return main_local(argv)
-
-
-def _remote(argv: list[str]) -> int | None:
-    """Runs the command in a worker forked by the store's zygote (tui/
-    cli_worker.py), which has everything loaded, with our stdio, working
-    directory, environment and umask; forwards our signals to it; returns its
-    exit code. None when there is no command (the TUI, --help) or no zygote
-    can serve: then the command runs here."""
-    word = _command_word(argv)
-    if word is None or word == "tui":
-        return None
-    from engine.runtime import zygote
-    if not zygote.enabled():
-        return None
-    root = _root_arg(argv) or os.environ.get("DOCKYARD_ROOT") or "/var/lib/dockyard"
-    try:
-        cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    umask = os.umask(0)
-    os.umask(umask)
-    from .cli_worker_proto import encode_request
-    try:
-        got = zygote.call(os.path.abspath(root), "tui.cli_worker", encode_request(argv, dict(os.environ), umask),
-                          [0, 1, 2, cwd])
-    finally:
-        os.close(cwd)
-    if got is None:
-        return None
-    sock, pid = got
-    return _follow(sock, pid)
-
-
-def _follow(sock, pid: int) -> int:
-    """Waits for the worker's "exit CODE", passing it our signals meanwhile."""
-    import _signal as signal  # the C module: signal.py loads enum (several ms)
-    forwarded = []
-
-    def forward(sig, _frame):
-        forwarded.append(sig)
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH,
-                signal.SIGUSR1, signal.SIGUSR2):
-        if signal.getsignal(sig) != signal.SIG_IGN:  # ignored (a script's background job): stays so
-            signal.signal(sig, forward)
-    saved = None
-    try:
-        import termios
-        saved = termios.tcgetattr(0) if os.isatty(0) else None
-    except (OSError, ImportError):
-        pass
-    data = b""
-    try:
-        while True:
-            try:
-                chunk = sock.recv(64)
-            except InterruptedError:
-                continue
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        sock.close()
-    for line in data.split(b"\n"):
-        if line.startswith(b"exit ") and line[5:].lstrip(b"-").isdigit():
-            return int(line[5:])
-    if saved is not None:  # the worker died holding the terminal (raw, for -it): give it back
-        import termios
-        termios.tcsetattr(0, termios.TCSADRAIN, saved)
-    if forwarded:
-        return 128 + forwarded[-1]
-    print("Error: the command's worker ended without an exit status", file=sys.stderr)
-    return 125
-
-
-def _root_arg(argv: list[str]) -> str | None:
-    for i, a in enumerate(argv):
-        if a == "--root" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--root="):
-            return a[len("--root="):]
-        if not a.startswith("-"):
-            return None
-    return None
-
-
-def main_local(argv: list[str]) -> int:
-    """The command, in this process."""
-    args = build_parser(argv).parse_args(argv)
-    root = args.root or os.environ.get("DOCKYARD_ROOT")
-    func = getattr(args, "func", None)
-    if func is None:
-        return _tui(root)
-    from engine import Engine
-    from engine.errors import DockyardError
-    try:
-        eng = Engine(root)
-    except DockyardError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return e.exit_code
-    except PermissionError as e:
-        print(f"Error: cannot open the state root: {e}; run as root or pass --root DIR", file=sys.stderr)
-        return 125
-    try:
-        return func(eng, args) or 0
-    except DockyardError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return e.exit_code
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        eng.close()
-
-
-def _tui(root: str | None) -> int:
-    from .app import run_app
-    return run_app(root)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

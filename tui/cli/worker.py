@@ -3,7 +3,7 @@ engine/runtime/zygote.py, `call`): the zygote has this module, and through it
 the command line and the engine, imported already, so a command costs a fork
 instead of an interpreter start and ~40 ms of imports.
 
-The `dockyard` process (tui/cli.py, `_remote`) sends its argv, environment
+The `dockyard` process (tui/cli/__init__.py, `_remote`) sends its argv, environment
 and umask, and passes its stdin, stdout, stderr and working directory as
 file descriptors; the worker takes them over, answers "ok PID" (so that the
 caller can forward signals to it), runs the command exactly as the caller
@@ -18,27 +18,19 @@ import sys
 if not any(p.endswith("site-packages") for p in sys.path):
     site.main()  # what a normal start does: the venv (pyvenv.cfg), its site-packages, .pth files
 
-from . import cli  # noqa: E402
-from .cli_worker_proto import decode_request  # noqa: E402
+from . import main_local  # noqa: E402
+from .worker_proto import decode_request  # noqa: E402
 
 
 def warm() -> None:
     """What most commands load, loaded once in the zygote."""
-    cli.load_commands()
-    cli.prebuild()
-    import json  # noqa: F401
-    import sqlite3  # noqa: F401
-
-    import engine.containers.create  # noqa: F401
-    import engine.containers.inspect  # noqa: F401
-    import engine.containers.lifecycle  # noqa: F401
-    import engine.facade  # noqa: F401
-    import engine.images.catalog  # noqa: F401
-    import engine.images.inspect  # noqa: F401
-    import engine.runtime.client  # noqa: F401
-    import engine.runtime.launcher  # noqa: F401
-    from . import terminal  # noqa: F401
-    import engine.store  # noqa: F401
+    from .commands import load_commands
+    from .parser import prebuild
+    load_commands()
+    prebuild()
+    import engine
+    engine.preload()
+    from .. import terminal  # noqa: F401
 
 
 warm()
@@ -66,7 +58,7 @@ def serve_forked(conn, payload: bytes, fds: list[int]) -> int:
     _end_with(conn)
     code = 125
     try:
-        code = cli.main_local(argv)
+        code = main_local(argv)
     except SystemExit as e:  # argparse: --help, a bad flag
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if isinstance(e.code, str):

@@ -7,7 +7,7 @@ import sys
 from engine import Engine
 from engine.errors import InvalidArgument
 
-from .fmt import human_size, table
+from ..fmt import human_size, table
 
 
 def _bool(s: str) -> bool:

@@ -36,7 +36,7 @@ def builder_prune(eng: Engine, args) -> int:
         ans = input("WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] ")
         if ans.strip().lower() not in ("y", "yes"):
             return 0
-    from .fmt import human_size
+    from ..fmt import human_size
     removed, reclaimed = eng.prune_build_cache()
     if removed:
         print("Deleted build cache objects:")

@@ -34,7 +34,7 @@ def events(eng: Engine, args) -> int:
         since = time.time()  # as docker: following shows what happens from now on
     tree = None
     if args.format and args.format.strip() != "json":
-        from .cli_format import _compile
+        from .format import _compile
         tree = _compile(args.format)
     for e in eng.events(since=since, until=until, follow=until is None):
         if not _matches(eng, e, want):
@@ -44,7 +44,7 @@ def events(eng: Engine, args) -> int:
             import json
             print(json.dumps(doc))
         elif tree is not None:
-            from .cli_format import _render
+            from .format import _render
             print(_render(tree, doc))
         else:
             attrs = ", ".join(f"{k}={v}" for k, v in sorted(doc["Actor"]["Attributes"].items()))

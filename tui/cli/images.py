@@ -5,7 +5,7 @@ import sys
 from engine import Engine, parse_reference
 from engine.errors import InvalidArgument
 
-from .fmt import ago, human_size, table
+from ..fmt import ago, human_size, table
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -30,9 +30,9 @@ def images(eng: Engine, args) -> int:
                 seen.append(img.short_id)
         print("\n".join(seen)) if seen else None
         return 0
-    from .cli_format import IMAGE_HEADERS, is_custom, print_objects
+    from .format import IMAGE_HEADERS, is_custom, print_objects
     if is_custom(args.format):
-        from .cli_containers import docker_time
+        from .containers import docker_time
         print_objects([{"Containers": str(img.containers), "CreatedAt": docker_time(img.created_ts),
                         "CreatedSince": ago(img.created_ts), "Digest": img.digest, "ID": img.short_id,
                         "Repository": repo, "SharedSize": human_size(img.shared_size),
@@ -154,7 +154,7 @@ def history(eng: Engine, args) -> int:
 
 
 def inspect(eng: Engine, args) -> int:
-    from .cli_format import print_inspect
+    from .format import print_inspect
     print_inspect([eng.inspect_image(ref) for ref in args.names], args.format)
     return 0
 
@@ -180,7 +180,7 @@ def system_df(eng: Engine, args) -> int:
 def info(eng: Engine, args) -> int:
     i = eng.info()
     if args.format and args.format != "text":
-        from .cli_format import print_objects
+        from .format import print_objects
         print_objects([i], args.format, {})
         return 0
     lines = ["Server:",

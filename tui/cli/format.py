@@ -1,13 +1,13 @@
 """docker's `--format` for listing and inspecting: `json` (one object a
 line), `table TEMPLATE` (a header row, columns aligned as docker's
-tabwriter), or a Go template (tui/gotemplate.py) printed once per object.
+tabwriter), or a Go template (tui/cli/gotemplate.py) printed once per object.
 In the template `\\t` and `\\n` written literally mean a tab and a newline,
 as in docker."""
 import json
 
 from engine.errors import InvalidArgument
 
-from .fmt import table
+from ..fmt import table
 
 # docker's column headers for the fields of `ps` and `images`
 PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",

@@ -9,7 +9,7 @@ from engine import Engine
 from engine import RunOptions
 from engine.errors import DockyardError, InvalidArgument
 
-from .fmt import ago, human_duration, human_size, table
+from ..fmt import ago, human_duration, human_size, table
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -72,7 +72,7 @@ def options_from(args) -> RunOptions:
 
 
 def _detach_keys(args) -> bytes:
-    from .terminal import parse_detach_keys
+    from ..terminal import parse_detach_keys
     return parse_detach_keys(args.detach_keys or os.environ.get("DOCKYARD_DETACH_KEYS") or "ctrl-p,ctrl-q")
 
 
@@ -115,7 +115,7 @@ def _quiet_remove(eng: Engine, cid: str) -> None:
 
 
 def _start_attached(eng: Engine, cid: str, *, tty: bool, stdin: bool, keys: bytes, autoremove: bool) -> int:
-    from .terminal import run_attached
+    from ..terminal import run_attached
     try:
         eng.start_container(cid, wait_attach=True, tty_size=_tty_size() if tty else None)
     except DockyardError:
@@ -266,7 +266,7 @@ def ps(eng: Engine, args) -> int:
         if shown:
             print("\n".join(c.short_id if not args.no_trunc else c.id for c in shown))
         return 0
-    from .cli_format import PS_HEADERS, is_custom, print_objects
+    from .format import PS_HEADERS, is_custom, print_objects
     if is_custom(args.format):
         print_objects([{"Command": json.dumps(c.command), "CreatedAt": docker_time(c.created),
                         "ID": c.id if args.no_trunc else c.short_id, "Image": c.image, "Labels": "", "Mounts": "",
@@ -324,7 +324,7 @@ def _since(s: str) -> float:
 
 
 def attach(eng: Engine, args) -> int:
-    from .terminal import run_attached
+    from ..terminal import run_attached
     tty = eng.inspect_container(args.container)["Config"]["Tty"]
     client = eng.attach(args.container)
     try:
@@ -335,7 +335,7 @@ def attach(eng: Engine, args) -> int:
 
 
 def exec_(eng: Engine, args) -> int:
-    from .terminal import run_exec
+    from ..terminal import run_exec
     if args.tty and not args.detach and not sys.stdin.isatty():
         raise InvalidArgument("the input device is not a TTY")
     process = eng.exec_spec(args.container, [args.cmd] + args.args, env=args.env, workdir=args.workdir,
@@ -351,7 +351,7 @@ def exec_(eng: Engine, args) -> int:
 def inspect(eng: Engine, args) -> int:
     from engine.errors import NotFound
 
-    from .cli_format import print_inspect
+    from .format import print_inspect
     docs = []
     for ref in args.names:
         kind = getattr(args, "type", None)

@@ -50,8 +50,29 @@ def test_the_caller_s_cwd_env_stdin_and_exit_code(root, tmp_path, worker):
     p = _dy(root, "inspect", "nosuchthing", worker=worker)
     assert p.returncode != 0 and b"no such object: nosuchthing" in p.stderr
     p = _dy(root, "run", "--nosuchflag", "busybox", worker=worker)
-    assert p.returncode == 2 and b"--nosuchflag" in p.stderr
+    assert p.returncode == 125 and p.stderr.startswith(b"unknown flag: --nosuchflag\n")
     assert _dy(root, "rm", "-f", cid, worker=worker).returncode == 0
+
+
+@pytest.mark.parametrize("worker", [True, False], ids=["worker", "in-process"])
+def test_usage_errors_exit_as_docker_s(root, worker):
+    # docker's codes and messages (cobra's FlagErrorFunc, cli/required.go), the
+    # same whether the zygote's worker or the dockyard process parses them
+    p = _dy(root, "ps", "--bogus", worker=worker)
+    assert (p.returncode, p.stdout) == (125, b"")
+    assert p.stderr == (b"unknown flag: --bogus\n\nUsage:  dockyard ps [OPTIONS]\n\n"
+                        b"Run 'dockyard ps --help' for more information\n")
+    p = _dy(root, "logs", "-n", worker=worker)
+    assert (p.returncode, p.stderr.split(b"\n")[0]) == (125, b"flag needs an argument: 'n' in -n")
+    p = _dy(root, "run", worker=worker)
+    assert (p.returncode, p.stderr.split(b"\n")[0]) == (1, b"dockyard: 'dockyard run' requires at least 1 argument")
+    p = _dy(root, "nosuch", worker=worker)
+    assert (p.returncode, p.stderr) == (1, (b"dockyard: unknown command: dockyard nosuch\n\n"
+                                            b"Run 'dockyard --help' for more information\n"))
+    p = _dy(root, "image", worker=worker)
+    assert p.returncode == 0 and p.stdout == b"" and p.stderr.startswith(b"usage: dockyard image")
+    if worker:  # these really ran in a worker: the root's zygote is up
+        assert any(os.path.realpath(r) == os.path.realpath(root) for r in zygote.zygote_roots().values())
 
 
 def _workers_of(root: str) -> set[int]:

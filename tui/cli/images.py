@@ -1,5 +1,4 @@
 """Image commands of the docker-style command line."""
-import json
 import sys
 
 from engine import Engine, parse_reference

@@ -82,8 +82,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _parser_class():
-    """argparse's parser with one change: its help formatter gets the width
-    from _help_width, so that building the parsers does not import shutil
+    """argparse's parser with docker's answers to usage errors (usage.py),
+    and a help formatter that gets the width from _help_width, so that building the parsers does not import shutil
     (for get_terminal_size), which loads bz2 and lzma: 3 ms of every command.
     The subparsers are of this class too (add_subparsers uses type(self)).
     Made on first use: `dockyard` itself, which hands the command to its
@@ -92,7 +92,9 @@ def _parser_class():
     if _Parser is None:
         import argparse
 
-        class Parser(argparse.ArgumentParser):
+        from .usage import DockerUsage
+
+        class Parser(DockerUsage, argparse.ArgumentParser):
             def _get_formatter(self):
                 return self.formatter_class(prog=self.prog, width=_help_width())
 

@@ -115,3 +115,17 @@ def test_signals_reach_the_worker_and_a_killed_caller_takes_it_along(root):
     p.stdout.close()
     wait_for(lambda: not os.path.exists(f"/proc/{worker}"), "the worker of a killed caller to end")
     assert _dy(root, "rm", "-f", cid).returncode == 0
+
+
+def test_the_zygote_s_fingerprint_covers_the_command_line_s_modules():
+    # a zygote serves tui.cli.worker: a changed tui/cli/*.py must not be
+    # served by a zygote that loaded the old one
+    path = os.path.join(ROOT, "tui", "cli", "usage.py")
+    st = os.stat(path)
+    before = zygote._compute_fingerprint()
+    try:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        assert zygote._compute_fingerprint() != before
+    finally:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert zygote._compute_fingerprint() == before

@@ -7,9 +7,9 @@ import sys
 from tests.conftest import ROOT
 
 
-def _modules_after(code: str) -> set[str]:
+def _modules_after(code: str, env: dict | None = None) -> set[str]:
     out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sys.modules))"],
-                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+                         capture_output=True, text=True, cwd=ROOT, check=True, env=env).stdout
     return set(out.split())
 
 
@@ -25,6 +25,43 @@ def test_cli_images_path_is_light(tmp_path):
                           "import tui.cli; tui.cli.main(sys.argv[1:])")
     assert "tui.cli" in mods
     assert not {m for m in mods if m.split('.')[0] in ("textual", "pyroute2")}
+
+
+def test_dockyard_ps_hands_over_and_loads_almost_nothing(tmp_path):
+    # `dockyard` asks the store's zygote for a worker that has the command line
+    # and the engine loaded: it must itself load neither (docs/cli.md)
+    import os
+
+    import engine
+    r = str(tmp_path / "r")
+    engine.Engine(r).close()
+    env = {k: v for k, v in os.environ.items() if k != "DOCKYARD_ZYGOTE"}
+    code = f"import sys\nimport tui.cli; tui.cli.main(['--root', {r!r}, 'ps'])"
+    _modules_after(code, env)  # the first starts the store's zygote
+    mods = _modules_after(code, env)
+    assert {"tui.cli", "tui.cli.worker_proto", "engine.runtime.zygote"} <= mods  # it did hand over
+    heavy = {"argparse", "json", "sqlite3", "warnings", "importlib", "typing", "tui.cli.parser", "tui.cli.commands",
+             "tui.cli.containers", "engine.facade", "engine.store"}
+    assert not mods & heavy
+
+
+def test_the_cli_imports_only_engine_and_its_errors():
+    # the contract of a face: engine's exported names (engine/__init__.py's
+    # _EXPORTS) and engine.errors, never the engine's modules
+    import ast
+    import pathlib
+
+    import engine
+    for path in pathlib.Path(ROOT, "tui", "cli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                bad = [a.name for a in node.names if a.name.startswith("engine.") and a.name != "engine.errors"]
+                assert not bad, f"{path}:{node.lineno} imports {bad}"
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("engine"):
+                assert node.module in ("engine", "engine.errors"), f"{path}:{node.lineno} imports {node.module}"
+                if node.module == "engine":
+                    missing = [a.name for a in node.names if a.name not in engine.__all__]
+                    assert not missing, f"{path}:{node.lineno}: engine does not export {missing}"
 
 
 def test_no_engine_module_mentions_textual():

@@ -66,7 +66,7 @@ def helpers_running() -> list[int]:
         if pid.isdigit():
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if b"engine.runtime.cpshell" in f.read():
+                    if b"engine.containers.copy.shell" in f.read():
                         found.append(int(pid))
             except OSError:
                 pass

@@ -1,7 +1,7 @@
 """docker cp: copy files and directories between a container and the host.
 
   * host.py, the engine side (copy_out, copy_in), runs in the CLI or TUI
-    process: it spawns the helper (`python -m engine.runtime.cpshell`), reads
+    process: it spawns the helper (`python -m engine.containers.copy.shell`), reads
     a tar from it or feeds it one, and applies docker's rules for the host side.
   * inside.py, the container side (prepare_out, send_out, serve_in), runs in
     the helper, chroot()ed into the container's root.

@@ -1,6 +1,6 @@
 """The engine side of docker cp (copy_out, copy_in): runs in the CLI or TUI
 process. It never forks and never touches the container's filesystem: it
-spawns the helper (`python -m engine.runtime.cpshell`, see that module),
+spawns the helper (`python -m engine.containers.copy.shell`, see that module),
 reads a tar from it (copy-out) or feeds it one (copy-in), and applies
 docker's rules for the host side (CopyInfoDestinationPath,
 ValidateOutputPath, the merge of an extracted tree into place)."""
@@ -16,7 +16,7 @@ from .inside import write_tar
 from .paths import go_clean, go_dir, os_reason, prepare_archive_copy, resolve_host_source_path, \
     resolve_local_path, split_path_dir_entry
 
-HELPER_MODULE = "engine.runtime.cpshell"
+HELPER_MODULE = "engine.containers.copy.shell"
 
 
 def _record(store, ref: str):

@@ -1,5 +1,5 @@
 """The container side of docker cp (prepare_out, send_out, serve_in): runs
-in the helper (engine/runtime/cpshell.py) after it has chroot()ed into the
+in the helper (engine/containers/copy/shell.py) after it has chroot()ed into the
 container's root: /proc/<pid>/root of a running container, or the
 container's overlay mounted in the helper's own mount namespace for a
 stopped one. Paths are resolved with layers.scope.Scope (lstat on every

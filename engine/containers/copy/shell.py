@@ -1,7 +1,7 @@
 """The helper process of `dockyard cp`, so that the CLI or TUI never forks nor
 changes its own namespaces:
 
-    python -m engine.runtime.cpshell out|in SPEC_JSON      (cwd: the package root)
+    python -m engine.containers.copy.shell out|in SPEC_JSON      (cwd: the package root)
 
 SPEC_JSON (written by engine.containers.copy.host) says which container path to
 copy and how to reach the container's root:

@@ -69,11 +69,11 @@ def _check_layers(store: Store, rep: CheckReport, bad_blobs: set[str]) -> set[st
             continue
         with store.blobs.open(usable[0]) as f:
             got, problems = verify_layer_dir(f, store.layers.path(chain))
-        if got != diff_id:
+        if got and got != diff_id:
             rep.problems.append(f"layer {chain}: blob {usable[0]} holds diff id {got}, not {diff_id}")
             bad.add(chain)
         for p in problems:
-            rep.problems.append(f"layer {chain}: unpacked file {p}")
+            rep.problems.append(f"layer {chain}: {p}")
             bad.add(chain)
     return bad
 

@@ -9,7 +9,13 @@ read, whatever the tar says.
 Decisions:
   * "/x" and "./x" are the same as "x"; a ".." that climbs above the root is
     UnsafeArchive. Symlinks in parent components are followed inside the root,
-    so after `l -> /tmp/out`, the entry `l/f` lands at <root>/tmp/out/f.
+    so after `l -> /tmp/out`, the entry `l/f` lands at <root>/tmp/out/f, and
+    the index records it as tmp/out/f (where it is, which `dockyard check`
+    and the layer tree read).
+  * The index says what the layer holds: when entries replaced one another
+    (a name given twice, a directory replaced by a file, a whiteout over an
+    entry of the same tar) or a hardlink header changed a shared inode's
+    mode, it is settled by the layer model (replay.py) at the end.
   * Xattrs under trusted.overlay.* / user.overlay.* in the tar are ignored:
     they steer overlayfs (opaque, redirect, metacopy) and only whiteout
     conversion may set them.
@@ -23,24 +29,22 @@ import os
 import shutil
 import stat
 import tarfile
-from collections import namedtuple
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from engine.errors import CorruptArchive, InvalidArgument, UnsafeArchive
 from engine.layers.compression import open_decompressed
 from engine.layers.digest import CHUNK, HashingReader
+from engine.layers.entries import (  # noqa: F401  (WHITEOUT_* are imported from here)
+    WHITEOUT_META_PREFIX,
+    WHITEOUT_OPAQUE,
+    WHITEOUT_PREFIX,
+    Entry,
+    whiteout_kind,
+)
 from engine.layers.scope import Scope, clean_name
 
-WHITEOUT_PREFIX = ".wh."
-WHITEOUT_META_PREFIX = ".wh..wh."
-WHITEOUT_OPAQUE = ".wh..wh..opq"
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
-
-# One row of the layer's file index. type is one of: file, dir, symlink,
-# hardlink, char, block, fifo, whiteout (path is the deleted name), opaque
-# (path is the directory). path is cleaned, "." for the root.
-Entry = namedtuple("Entry", "path type size mode uid gid linkname whiteout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,62 +123,68 @@ class _Unpacker:
         self.entries: list[Entry] = []
         self.size = 0
         self._dir_times: dict[str, tuple[int, int]] = {}
+        self._settle = False  # an entry replaced another, or a hardlink changed a shared inode
+        self._cut = len(root) + 1  # host path -> the entry's path in the layer
 
     # -- dispatch -----------------------------------------------------------
 
     def add(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         name = m.name
         parts = clean_name(name)
-        base = parts[-1] if parts else ""
-        if WHITEOUT_META_PREFIX in name and any(
-            p.startswith(WHITEOUT_META_PREFIX) and p != WHITEOUT_OPAQUE for p in parts
-        ):
+        special = whiteout_kind(name, parts)
+        if special == "skip":
             return  # aufs bookkeeping (.wh..wh.plnk and friends): not layer content
-        if base.startswith(WHITEOUT_PREFIX):
+        if special is not None:
             self._whiteout(tf, m, parts)
             return
-        path = "/".join(parts) or "."
+        link = m.linkname or ""
         if m.isreg():
-            self._file(tf, m, parts)
+            host = self._file(tf, m, parts)
             self.size += m.size
             kind, size = "file", m.size
         elif m.isdir():
-            self._dir(m, parts)
+            host = self._dir(m, parts)
             kind, size = "dir", 0
         elif m.issym():
-            self._symlink(m, parts)
+            host = self._symlink(m, parts)
             kind, size = "symlink", 0
         elif m.islnk():
-            self._hardlink(m, parts)
-            kind, size = "hardlink", 0
+            host, src = self._hardlink(m, parts)
+            kind, size, link = "hardlink", 0, self._rel(src)
         elif m.type in _DEVICE_TYPES:
-            self._device(m, parts)
+            host = self._device(m, parts)
             kind, size = _DEVICE_NAMES[m.type], 0
         else:
             raise CorruptArchive(f"layer entry {name!r} has an unsupported type {m.type!r}")
         self.entries.append(
-            Entry(path, kind, size, m.mode & 0o7777, m.uid, m.gid, m.linkname or "", False)
+            Entry(self._rel(host), kind, size, m.mode & 0o7777, m.uid, m.gid, link, False)
         )
+
+    def _rel(self, host: str) -> str:
+        return host[self._cut:] or "."
 
     def _whiteout(self, tf, m, parts) -> None:
         base = parts[-1]
         parent = "/".join(parts[:-1]) or "."
         if base == WHITEOUT_OPAQUE:
-            self.entries.append(Entry(parent, "opaque", 0, 0, 0, 0, "", True))
-            if self.overlay:
+            if not self.overlay:
+                self.entries.append(Entry(parent, "opaque", 0, 0, 0, 0, "", True))
+            else:
                 _, host = self.scope.directory(parts[:-1], create=True)
                 os.setxattr(host, OVERLAY_OPAQUE_XATTR, b"y", follow_symlinks=False)
+                self.entries.append(Entry(self._rel(host), "opaque", 0, 0, 0, 0, "", True))
                 return
         else:
             target = base[len(WHITEOUT_PREFIX):]
             if target in ("", ".", ".."):
                 raise UnsafeArchive(f"layer entry {m.name!r} is a whiteout for an invalid name")
-            path = "/".join(parts[:-1] + [target])
-            self.entries.append(Entry(path, "whiteout", 0, 0, 0, 0, "", True))
-            if self.overlay:
+            if not self.overlay:
+                self.entries.append(Entry("/".join(parts[:-1] + [target]), "whiteout", 0, 0, 0, 0, "", True))
+            else:
                 # overlayfs whiteout: a 0:0 character device named like the victim.
                 host = self._slot(parts[:-1] + [target])
                 self._create(host, lambda: os.mknod(host, stat.S_IFCHR, os.makedev(0, 0)))
+                self.entries.append(Entry(self._rel(host), "whiteout", 0, 0, 0, 0, "", True))
                 return
         # "keep": the .wh. entry is written as the ordinary file it is.
         if m.isreg():
@@ -184,7 +194,7 @@ class _Unpacker:
 
     # -- entry kinds --------------------------------------------------------
 
-    def _file(self, tf, m, parts) -> None:
+    def _file(self, tf, m, parts) -> str:
         host = self._slot(parts)
         fd = self._create(host, lambda: os.open(host, _O_CREATE, 0o600))
         try:
@@ -196,8 +206,9 @@ class _Unpacker:
             os.utime(fd, ns=(_ns(m, "atime", mtime), mtime))
         finally:
             os.close(fd)
+        return host
 
-    def _dir(self, m, parts) -> None:
+    def _dir(self, m, parts) -> str:
         if not parts:
             host = self.scope.root
         else:
@@ -212,13 +223,15 @@ class _Unpacker:
                     os.mkdir(host, 0o700)
             self.scope.remember("/".join(parts), real + (parts[-1],), host)
         self._metadata(host, m, is_link=False)
+        return host
 
-    def _symlink(self, m, parts) -> None:
+    def _symlink(self, m, parts) -> str:
         host = self._slot(parts)
         self._create(host, lambda: os.symlink(m.linkname, host))
         self._metadata(host, m, is_link=True)
+        return host
 
-    def _hardlink(self, m, parts) -> None:
+    def _hardlink(self, m, parts) -> tuple[str, str]:
         src = self._existing(m.linkname, m.name)
         src_st = os.lstat(src)
         host = self._slot(parts)
@@ -229,7 +242,10 @@ class _Unpacker:
                 if not os.path.samestat(src_st, os.lstat(host)):
                     self._remove(host)
                     self._link_again(src, host, m)
+        else:
+            self._settle = True  # a name linked to itself: the index must not say so
         self._link_metadata(host, m, os.lstat(host))
+        return host, src
 
     def _link_again(self, src, host, m) -> None:
         try:
@@ -239,12 +255,13 @@ class _Unpacker:
                 f"layer entry {m.name!r} links to {m.linkname!r}, which the entry itself replaced"
             ) from None
 
-    def _device(self, m, parts) -> None:
+    def _device(self, m, parts) -> str:
         host = self._slot(parts)
         mode = _DEVICE_TYPES[m.type] | (m.mode & 0o7777)
         dev = os.makedev(m.devmajor, m.devminor) if m.type != tarfile.FIFOTYPE else 0
         self._create(host, lambda: os.mknod(host, mode, dev))
         self._metadata(host, m, is_link=False)
+        return host
 
     # -- helpers ------------------------------------------------------------
 
@@ -281,6 +298,7 @@ class _Unpacker:
             return make()
 
     def _remove(self, host: str) -> None:
+        self._settle = True
         st = os.lstat(host)
         if stat.S_ISDIR(st.st_mode):
             shutil.rmtree(host)
@@ -325,11 +343,13 @@ class _Unpacker:
         clears setuid bits and capabilities, so only change what differs."""
         if (st.st_uid, st.st_gid) != (m.uid, m.gid):
             os.chown(host, m.uid, m.gid, follow_symlinks=False)
+            self._settle = True  # the other names of the inode change too
         # Linux has no lchmod: never chmod a symlink (a hardlink to a symlink is
         # one), or chmod would follow it out of the root.
         if not stat.S_ISLNK(st.st_mode):
             if (st.st_uid, st.st_gid) != (m.uid, m.gid) or stat.S_IMODE(st.st_mode) != m.mode & 0o7777:
                 os.chmod(host, m.mode & 0o7777)
+                self._settle = True
         self._xattrs(host, m)
         mtime = _ns(m, "mtime", int(m.mtime) * 1_000_000_000)
         os.utime(host, ns=(_ns(m, "atime", mtime), mtime), follow_symlinks=False)
@@ -363,3 +383,7 @@ class _Unpacker:
         # changes its parent's mtime.
         for host in sorted(self._dir_times, key=lambda p: p.count("/"), reverse=True):
             os.utime(host, ns=self._dir_times[host], follow_symlinks=False)
+        if self._settle and self.overlay:
+            from engine.layers.replay import settle
+
+            self.entries = settle(self.entries)

@@ -8,6 +8,7 @@ us: the host path handed back is made only of real directories under the root.
 The final component of a name is never followed; callers lstat it themselves.
 """
 
+import errno
 import os
 import stat
 
@@ -76,6 +77,27 @@ class Scope:
             self.remember(key, *result)
         return result
 
+    # What the walk sees and makes. Overridden by the layer model
+    # (engine/layers/replay.py), so that `dockyard check` resolves names
+    # with this very code over the tree a tar leaves, not a second copy.
+    def _probe(self, real: list[str]) -> tuple[str | None, str]:
+        """What `real` names: ("dir", ""), ("link", target), ("other", "") or (None, "")."""
+        path = self.host(real)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None, ""
+        if stat.S_ISDIR(st.st_mode):
+            return "dir", ""
+        if stat.S_ISLNK(st.st_mode):
+            return "link", os.readlink(path)
+        return "other", ""
+
+    def _mkdir(self, real: list[str]) -> None:
+        path = self.host(real)
+        os.mkdir(path, 0o755)
+        os.chmod(path, 0o755)  # the umask must not shape the image
+
     def _walk(self, real: list[str], todo: list[str], name: str, create: bool) -> list[str]:
         pending = todo[::-1]  # a stack: symlink targets get pushed on top
         hops = 0
@@ -87,25 +109,20 @@ class Scope:
                 if real:  # ".." at the root stays at the root, as in a chroot
                     real.pop()
                 continue
-            path = self.host(real + [comp])
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
+            kind, target = self._probe(real + [comp])
+            if kind is None:
                 if not create:
-                    raise
-                os.mkdir(path, 0o755)
-                os.chmod(path, 0o755)  # the umask must not shape the image
+                    raise FileNotFoundError(errno.ENOENT, "no such directory", self.host(real + [comp]))
+                self._mkdir(real + [comp])
                 real.append(comp)
-                continue
-            if stat.S_ISDIR(st.st_mode):
+            elif kind == "dir":
                 real.append(comp)
-            elif stat.S_ISLNK(st.st_mode):
+            elif kind == "link":
                 hops += 1
                 if hops > MAX_HOPS:
                     raise UnsafeArchive(
                         f"layer entry {name!r}: too many levels of symbolic links"
                     )
-                target = os.readlink(path)
                 if target.startswith("/"):
                     real = []
                 pending.extend(reversed(target.split("/")))

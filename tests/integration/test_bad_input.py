@@ -16,7 +16,7 @@ import pytest
 
 from engine import Engine
 from engine.errors import CorruptArchive, DigestMismatch, InvalidReference, NotFound, UnsafeArchive
-from tests.conftest import ROOT, need_root
+from tests.conftest import ROOT, need_root, run_cli
 from tests.integration.test_images import rootfs_tar
 
 
@@ -189,3 +189,69 @@ def test_kill_9_during_load_leaves_a_consistent_store(tmp_path):
         assert [i.tags for i in eng.images()] == [["bad:one"]]
     finally:
         eng.close()
+
+
+def _entry(name, kind=tarfile.REGTYPE, data=b"", mode=0o644, link=""):
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.mode, ti.linkname, ti.mtime = kind, mode, link, 1_700_000_000
+    if kind == tarfile.REGTYPE:
+        ti.size = len(data)
+        return ti, io.BytesIO(data)
+    return ti, None
+
+
+def test_import_through_in_layer_symlinks_is_consistent(tmp_path):
+    """Odd but valid tars (in-layer symlinks in names, hardlinks whose headers
+    disagree on the mode, entries replacing earlier ones): `check` must verify
+    what unpacking left, not call the layer corrupt, and --repair must keep it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for ti, data in [
+            _entry("etc", tarfile.DIRTYPE, mode=0o755),
+            _entry("localetc", tarfile.SYMTYPE, link="/etc"),
+            _entry("localetc/unbroken", data=b"kept\n"),
+            _entry("usr/bin/perl5.36", data=b"#!perl\n", mode=0o755),
+            _entry("usr/bin/perl", tarfile.LNKTYPE, mode=0o755, link="usr/bin/perl5.36"),
+            _entry("usr/bin/perlbug", tarfile.LNKTYPE, mode=0o644, link="usr/bin/perl5.36"),
+            _entry("lib", tarfile.SYMTYPE, link="usr/lib"),
+            _entry("lib/x.so", data=b"elf"),
+            _entry("usr/lib", tarfile.DIRTYPE, mode=0o750),
+            _entry("twice", data=b"first"),
+            _entry("twice", data=b"second"),
+            _entry("tree", tarfile.DIRTYPE), _entry("tree/leaf", data=b"1"), _entry("tree", data=b"a file now"),
+        ]:
+            tar.addfile(ti, data)
+    (tmp_path / "odd.tar").write_bytes(buf.getvalue())
+    root = str(tmp_path / "root")
+    iid = run_cli("import", str(tmp_path / "odd.tar"), "odd:1", root=root).stdout.decode().strip()
+
+    out = run_cli("check", root=root).stdout.decode()
+    assert "problem" not in out and out.rstrip().endswith(": consistent"), out
+    out = run_cli("check", "--repair", root=root).stdout.decode()
+    assert "removed" not in out and out.rstrip().endswith(": consistent"), out
+    assert run_cli("images", "-q", root=root).stdout.decode().split() == [iid[7:19]]
+
+    eng = Engine(root)
+    try:
+        layer = eng.inspect_image("odd:1")["GraphDriver"]["Data"]["LowerDir"]
+        tree = eng.layer_tree("odd:1")
+    finally:
+        eng.close()
+    # where extraction put them
+    assert open(os.path.join(layer, "etc/unbroken"), "rb").read() == b"kept\n"
+    assert open(os.path.join(layer, "usr/lib/x.so"), "rb").read() == b"elf"
+    assert open(os.path.join(layer, "twice"), "rb").read() == b"second"
+    assert open(os.path.join(layer, "tree"), "rb").read() == b"a file now"
+    modes = {n: os.stat(os.path.join(layer, "usr/bin", n)).st_mode & 0o777 for n in ("perl5.36", "perl", "perlbug")}
+    assert modes == {"perl5.36": 0o644, "perl": 0o644, "perlbug": 0o644}
+    # and the layer tree shows the same: resolved paths, the final modes, no replaced entries
+    files = {n.path: (n.type, n.mode) for n in tree.walk()}
+    assert files["/etc/unbroken"] == ("file", 0o644) and "/localetc/unbroken" not in files
+    assert files["/usr/lib/x.so"][0] == "file" and "/lib/x.so" not in files
+    assert files["/usr/lib"] == ("dir", 0o750)
+    assert {files[f"/usr/bin/{n}"][1] for n in ("perl5.36", "perl", "perlbug")} == {0o644}
+    assert files["/tree"][0] == "file" and "/tree/leaf" not in files
+    assert tree.node("/twice").size == len(b"second")
+    doc = json.loads(run_cli("image", "tree", "--json", "odd:1", root=root).stdout)
+    paths = [c["path"] for c in doc["layers"][0]["changes"]]
+    assert "/etc/unbroken" in paths and "/localetc/unbroken" not in paths and paths.count("/twice") == 1

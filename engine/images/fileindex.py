@@ -1,6 +1,13 @@
-"""Per-layer file indexes: what each layer's tar holds (path, type, size, mode,
+"""Per-layer file indexes: what each layer holds (path, type, size, mode,
 owner, link target, whiteouts), recorded when the layer enters the store so the
 layer model (layertree.py) never re-reads a tar.
+
+The rows are the unpacker's (engine/layers/apply.py), so they say what the
+unpacked directory holds, which is also what `dockyard check` verifies: a path
+is where the entry landed (`l -> /etc` then `l/x` is etc/x), an entry a later
+one replaced is gone, every name of a hardlinked inode has the mode the last
+header gave it. Format 1 indexes recorded the tar's names as written; they are
+rebuilt from the unpacked directory on first use.
 
 Storage: one row per diff id in the `layer_files` table of the store's SQLite
 database, written in the same transaction that makes the layer visible (so the
@@ -30,7 +37,7 @@ import zstandard
 from ..layers.apply import Entry
 from ..layers.overlaydir import is_opaque, is_whiteout, sorted_names
 
-FORMAT = 1
+FORMAT = 2  # 2: paths resolved in the layer, replaced entries settled
 _MAGIC = b"DYFI"
 _ZLEVEL = 3
 

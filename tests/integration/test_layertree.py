@@ -127,3 +127,30 @@ def test_image_tree_cli(loaded):
     assert one["index"] == 1 and [c["kind"] for c in one["changes"]] == ["M", "M", "R"]
     p = run_cli("image", "tree", "--layer", "5", "localhost/two:1", root=root, check=False)
     assert p.returncode != 0 and b"--layer takes 0 to 1" in p.stderr
+
+
+def test_format_1_index_with_tar_names_is_rebuilt_resolved(engine):
+    """Indexes recorded before paths were resolved (format 1) named `l/x` for
+    an entry that landed at etc/x: they are rebuilt from the layer directory."""
+    from engine import Engine
+    from engine.layers import Entry
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data in [("etc", tarfile.DIRTYPE, None), ("l", tarfile.SYMTYPE, None), ("l/x", tarfile.REGTYPE, b"1")]:
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.mtime, ti.linkname = kind, MTIME, "/etc" if kind == tarfile.SYMTYPE else ""
+            ti.size = len(data or b"")
+            t.addfile(ti, io.BytesIO(data) if data else None)
+    iid = engine.import_image(io.BytesIO(buf.getvalue()), "localhost/old:1")
+    assert [c.path for c in engine.layer_tree(iid).layers[0].changes] == ["/etc", "/etc/x", "/l"]
+    diff_id = engine.layer_tree(iid).layers[0].diff_id
+    old = fileindex.encode([Entry("etc", "dir", 0, 0o755, 0, 0, "", False),
+                            Entry("l", "symlink", 0, 0o777, 0, 0, "/etc", False),
+                            Entry("l/x", "file", 1, 0o644, 0, 0, "", False)])
+    with engine.store.db.tx() as c:
+        c.execute("UPDATE layer_files SET format = 1, data = ? WHERE diff_id = ?", (old, diff_id))
+    eng = Engine(engine.root)  # a fresh engine: no cached tree
+    try:
+        assert [c.path for c in eng.layer_tree(iid).layers[0].changes] == ["/etc", "/etc/x", "/l"]
+    finally:
+        eng.close()

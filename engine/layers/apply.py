@@ -35,13 +35,7 @@ from decimal import Decimal, InvalidOperation
 from engine.errors import CorruptArchive, InvalidArgument, UnsafeArchive
 from engine.layers.compression import open_decompressed
 from engine.layers.digest import CHUNK, HashingReader
-from engine.layers.entries import (  # noqa: F401  (WHITEOUT_* are imported from here)
-    WHITEOUT_META_PREFIX,
-    WHITEOUT_OPAQUE,
-    WHITEOUT_PREFIX,
-    Entry,
-    whiteout_kind,
-)
+from engine.layers.entries import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, Entry, whiteout_kind
 from engine.layers.scope import Scope, clean_name
 
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"

@@ -7,7 +7,6 @@ import io
 import os
 import random
 import stat
-import tarfile
 
 import pytest
 

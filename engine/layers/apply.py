@@ -118,7 +118,7 @@ class _Unpacker:
         self.size = 0
         self._dir_times: dict[str, tuple[int, int]] = {}
         self._settle = False  # an entry replaced another, or a hardlink changed a shared inode
-        self._cut = len(root) + 1  # host path -> the entry's path in the layer
+        self._cut = len(root.rstrip("/")) + 1  # host path -> the entry's path in the layer
 
     # -- dispatch -----------------------------------------------------------
 
@@ -150,9 +150,9 @@ class _Unpacker:
             kind, size = _DEVICE_NAMES[m.type], 0
         else:
             raise CorruptArchive(f"layer entry {name!r} has an unsupported type {m.type!r}")
-        self.entries.append(
-            Entry(self._rel(host), kind, size, m.mode & 0o7777, m.uid, m.gid, link, False)
-        )
+        # (a subclass's handler may not say where it wrote: then the name as given)
+        path = self._rel(host) if host is not None else "/".join(parts) or "."
+        self.entries.append(Entry(path, kind, size, m.mode & 0o7777, m.uid, m.gid, link, False))
 
     def _rel(self, host: str) -> str:
         return host[self._cut:] or "."

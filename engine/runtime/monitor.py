@@ -378,7 +378,7 @@ def _release(start_w: int) -> None:
 
 class Conn:
     __slots__ = ("sock", "fd", "reader", "out", "lens", "head", "stdout", "stderr", "stdin", "hello", "waiting",
-                 "exec", "closed")
+                 "exec", "closed", "hold")
 
     def __init__(self, sock):
         from .protocol import FrameReader
@@ -393,6 +393,7 @@ class Conn:
         self.waiting = False
         self.exec = None
         self.closed = False
+        self.hold = False    # this connection holds the container frozen (a commit's pause)
 
 
 class Exec:
@@ -453,6 +454,11 @@ class Monitor:
         self.ring_size = 0
         self.spec = None
         self.slim_at = None
+        # The freezer: the user's pause (docker pause: until unpause) and the
+        # holds of committers' connections; frozen while either remains.
+        self.user_paused = bool(h.get("user_paused"))
+        self.holds: set[int] = set()
+        self.frozen = self.user_paused
 
     # -- plumbing ------------------------------------------------------------
     def _update(self, fd: int) -> None:
@@ -970,6 +976,8 @@ class Monitor:
             c.sock.close()
         except OSError:
             pass
+        if c.hold:
+            self._end_hold(c)
         ex = c.exec
         if ex is not None:
             ex.conn = None
@@ -1060,8 +1068,87 @@ class Monitor:
             if ex is not None or c.hello:
                 raise ValueError("EXEC must be the first request of a connection")
             self._exec_start(c, P.parse_json(payload))
+        elif ftype == P.PAUSE:
+            if ex is not None:
+                raise ValueError("PAUSE on an exec's connection")
+            self._pause(c, bool((P.parse_json(payload) if payload else {}).get("hold")))
+        elif ftype == P.UNPAUSE:
+            self._unpause(c)
         else:
             raise ValueError(f"unknown frame type {ftype}")
+
+    # -- pause ----------------------------------------------------------------
+    def _pause(self, c: Conn, hold: bool) -> None:
+        from . import protocol as P
+        name = str(self.id)[:12]
+        if self.exiting or self.start_w is not None:
+            self._send(c, _frame(P.ERROR, f"container {name} is not running".encode()))
+            return
+        if hold:
+            if c.hold:
+                raise ValueError("this connection holds the container paused already")
+            c.hold = True
+            self.holds.add(c.fd)
+        elif self.user_paused:
+            self._send(c, _frame(P.ERROR, f"container {name} is already paused".encode()))
+            return
+        else:
+            self.user_paused = True
+        try:
+            self._set_frozen(True)
+        except Exception as e:  # noqa: BLE001 - told to the client; the container runs on
+            if hold:
+                c.hold = False
+                self.holds.discard(c.fd)
+            else:
+                self.user_paused = False
+            self._send(c, _frame(P.ERROR, f"cannot pause container {name}: {e}".encode()))
+            return
+        self.h["user_paused"] = self.user_paused    # carried across a lean re-exec
+        self._send(c, P.json_frame(P.PAUSE, {"paused": True}))
+
+    def _unpause(self, c: Conn) -> None:
+        from . import protocol as P
+        name = str(self.id)[:12]
+        if c.hold:
+            self._end_hold(c)
+        elif self.user_paused:
+            self.user_paused = False
+            self.h["user_paused"] = False
+            if self.holds:
+                self._send(c, P.json_frame(P.UNPAUSE, {"paused": True}))   # thawed when the commit ends
+                return
+            self._set_frozen(False)
+        elif self.holds:
+            self._send(c, _frame(P.ERROR, f"container {name} is paused for a commit in progress: it resumes "
+                                          "when the commit ends".encode()))
+            return
+        else:
+            self._set_frozen(False, force=True)   # frozen by someone else (or not at all): thawed anyway
+        self._send(c, P.json_frame(P.UNPAUSE, {"paused": self.frozen}))
+
+    def _end_hold(self, c: Conn) -> None:
+        """A committer's hold ends (its UNPAUSE, or its connection closed, for
+        any reason: SIGKILL included): thaw unless the user paused it."""
+        c.hold = False
+        self.holds.discard(c.fd)
+        if not self.holds and not self.user_paused and not self.exiting:
+            try:
+                self._set_frozen(False)
+            except Exception:  # noqa: BLE001 - the cgroup went with the container
+                pass
+
+    def _set_frozen(self, frozen: bool, force: bool = False) -> None:
+        if frozen == self.frozen and not force:
+            return
+        cg = self._cgroup()
+        if cg is None:
+            raise ValueError("the container has no cgroup")
+        if frozen:
+            cg.freeze()
+        else:
+            cg.thaw()
+        self.frozen = frozen
 
     # -- exec -----------------------------------------------------------------
     def _exec_start(self, c: Conn, req: dict) -> None:
@@ -1070,6 +1157,11 @@ class Monitor:
         c.exec = ex
         if self.exiting or self.start_w is not None:
             self._exec_fail(ex, f"container {str(self.id)[:12]} is not running", 126)
+            return
+        if self.frozen:
+            # A process started into a frozen cgroup would hang, and its client with it.
+            self._exec_fail(ex, f"container {self.h.get('name') or str(self.id)[:12]} is paused, "
+                                "unpause the container before exec", 125)
             return
         process = req.get("process")
         if not isinstance(process, dict) or not process.get("args"):

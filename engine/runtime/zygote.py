@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     # Everything a monitor and a container init need, imported once, here.
     import gc
     import signal
-    from . import cgroups, init, logs, monitor, protocol, seccomp, state  # noqa: F401
+    from . import cgroups, init, logs, monitor, monitor_loop, monitor_setup, protocol, seccomp, state  # noqa: F401
     import ctypes  # noqa: F401  (seccomp.load_bpf)
     import hashlib  # noqa: F401  (seccomp.cached_bpf: 3 ms of OpenSSL loading)
     from ..containers import autoremove  # noqa: F401  (--rm: json, shutil)

@@ -153,16 +153,16 @@ class Exit:
 
     def _record_die(self, code: int) -> None:
         try:
-            from ..containers.autoremove import record_die
+            from ..store.container_exit import record_die
             record_die(self.dir, code, self.h.get("name"))
         except Exception:  # noqa: BLE001 - an event lost is no reason to fail
             pass
 
     def _autoremove(self, code: int | None = None) -> None:
-        # engine.containers.autoremove (the containers code) removes the record
+        # engine.store.container_exit removes the record
         # and the directory; loaded only now, at the very end.
         try:
-            from ..containers.autoremove import remove_container
+            from ..store.container_exit import remove_container
         except ImportError:
             return  # not there: the engine removes it at its next start
         try:

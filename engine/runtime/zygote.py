@@ -3,7 +3,7 @@ container init's modules already imported, that forks a container's monitor
 on request. A start then costs a fork instead of two interpreter starts (the
 monitor's stage 1 and its lean re-exec) and ~15 ms of imports.
 
-    python -E -S -m engine.runtime.zygote ROOT FINGERPRINT --ready-fd N PADDING
+    python -E -S -m engine.runtime.zygote ROOT FINGERPRINT --ready-fd N --serve MODULES PADDING
 
 Started by the first `launcher.start` that finds none (a double fork, like a
 monitor: nobody's child); it answers "ok" on the ready pipe once it listens.
@@ -21,6 +21,15 @@ session; the listening socket closed; its command line rewritten to the
 monitor's, so ps and the engine know it) runs `monitor.run_forked`, which
 answers the ready pipe exactly as a monitor started on its own does.
 
+A `call` (b"call\\0" + module + …) forks a worker running a module's
+serve_forked; the zygote serves only the modules it was started with
+(--serve, comma-separated), which the face that starts it registers first
+(serve(): tui/cli.py names tui.cli_worker). The engine names no face's
+module, and a call cannot name any other module. The registered modules are
+part of the fingerprint (and their packages' sources are in it), so a
+process is always served by a zygote of its own set: the TUI's, which
+serves no calls, and the command line's are then two zygotes of one root.
+
 Not a daemon the user must run: no state of its own, started on demand, gone
 when idle; `DOCKYARD_ZYGOTE=0` turns it off (each start then spawns the
 monitor as before)."""
@@ -34,7 +43,7 @@ PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 _lock_fd = -1
 MAX_FDS = 8
 CALL_MAX = 4 << 20
-CALLABLE = ("tui.cli.worker",)  # the modules a `call` may name
+_served: tuple[str, ...] = ()   # what the zygotes this process starts serve to `call` (serve())
 # The zygote's argv ends with this much room, so that a forked monitor can
 # write its own (longer) command line over it.
 ARGV_ROOM = 320
@@ -44,13 +53,25 @@ def enabled() -> bool:
     return os.environ.get("DOCKYARD_ZYGOTE", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
+def serve(module: str) -> None:
+    """Registers `module` (a module with serve_forked(conn, payload, fds)) to
+    be served to `call`s by the zygotes this process starts or asks: the face
+    that wants its commands forked names it, before its first call."""
+    global _served, _fingerprint
+    if not module or not all(p.isidentifier() for p in module.split(".")):
+        raise ValueError(f"not a module name: {module!r}")
+    if module not in _served:
+        _served = tuple(sorted(_served + (module,)))
+        _fingerprint = None
+
+
 _fingerprint: str | None = None
 
 
 def fingerprint() -> str:
     """Changes whenever the code a zygote runs changes: the engine's sources,
-    the command line's (tui/*.py, tui/cli/*.py: it may serve `call`s of tui.cli.worker),
-    the interpreter. Two CRCs, not sha256: loading OpenSSL would cost each
+    those of the packages holding the modules it serves (serve()), the set of
+    them, the interpreter. Two CRCs, not sha256: loading OpenSSL would cost each
     start 3 ms, and this only has to notice an upgrade, not resist an
     attacker (only root can write the sources or reach the socket).
     Computed once a process: a process should be served by a zygote of the
@@ -63,9 +84,11 @@ def fingerprint() -> str:
 
 def _compute_fingerprint() -> str:
     import zlib
-    parts = [f"{sys.executable}\0{sys.version}"]
+    parts = [f"{sys.executable}\0{sys.version}\0{','.join(_served)}"]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    dirs = [os.path.join(top, "tui"), os.path.join(top, "tui", "cli")]
+    # A served module's own package and those above it (tui.cli_worker: tui/*.py),
+    # not their subpackages (tui/widgets: the TUI's, never run by a worker).
+    dirs = sorted({os.path.join(top, *m.split(".")[:i]) for m in _served for i in range(1, m.count(".") + 1)})
     for dirpath, subdirs, _files in os.walk(os.path.join(top, "engine")):
         subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
         dirs.append(dirpath)
@@ -109,11 +132,13 @@ def request(root: str, container_dir: str, ready_w: int, timeout: float = 10) ->
 def call(root: str, module: str, payload: bytes, fds: list[int], timeout: float = 10):
     """Asks the root's zygote (started now if there is none) to fork a
     worker running `module.serve_forked(conn, payload, fds)`; the zygote
-    imports `module` once, on the first call. Returns (connection, worker
+    imports `module` once, on the first call; only registered modules
+    (serve(); this registers `module`) are served. Returns (connection, worker
     pid) -- the worker talks on that connection from then on -- or None when
     no zygote can serve (then the caller does the work itself)."""
     if not os.path.isdir(root):
         return None
+    serve(module)  # (the face has, normally: a zygote it starts must know it before its first call)
     got = _ask(root, b"call\0" + module.encode() + b"\0" + str(len(payload)).encode() + b"\0" + payload, fds,
                timeout)
     if got is None:
@@ -188,13 +213,13 @@ def _spawn(root: str, fp: str, timeout: float) -> bool:
     is just starting (it holds the lock), waits a moment for its socket."""
     import subprocess
     import time
-    from .launcher import _read_line
+    from .ready import read_line
     from .monitor_flags import FAST_FLAGS
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         argv = [sys.executable, *FAST_FLAGS, "-m", MODULE, os.path.abspath(root), fp, "--ready-fd", str(w),
-                " " * ARGV_ROOM]
+                "--serve", ",".join(_served), " " * ARGV_ROOM]
         try:
             p = subprocess.Popen(argv, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
@@ -209,7 +234,7 @@ def _spawn(root: str, fp: str, timeout: float) -> bool:
             p.kill()
             p.wait()
             return False
-        line = _read_line(r, timeout)
+        line = read_line(r, timeout)
     finally:
         os.close(r)
         if w >= 0:
@@ -285,9 +310,14 @@ def is_zygote_of(pid: int, root: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) < 4 or args[2] != "--ready-fd":
-        raise SystemExit("usage: python -m engine.runtime.zygote ROOT FINGERPRINT --ready-fd N")
+    if len(args) < 6 or args[2] != "--ready-fd" or args[4] != "--serve":
+        raise SystemExit("usage: python -m engine.runtime.zygote ROOT FINGERPRINT --ready-fd N --serve MODULES")
     root, fp, ready_fd = os.path.abspath(args[0]), args[1], int(args[3])
+    served = frozenset(m for m in args[5].split(",") if m)
+    # Our workers (forks) start monitors too: through us, the zygote of their code and set.
+    # (They reach this module by its name; we run as __main__.)
+    from . import zygote as module
+    module._served, module._fingerprint = tuple(sorted(served)), fp
     if os.fork():
         os._exit(0)  # the launcher reaps this first process; the zygote is nobody's child
     os.chdir("/")
@@ -304,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import cgroups, init, logs, monitor, monitor_loop, monitor_setup, protocol, seccomp, state  # noqa: F401
     import ctypes  # noqa: F401  (seccomp.load_bpf)
     import hashlib  # noqa: F401  (seccomp.cached_bpf: 3 ms of OpenSSL loading)
-    from ..containers import autoremove  # noqa: F401  (--rm: json, shutil)
+    from ..store import container_exit  # noqa: F401  (--rm: json, shutil)
     from ..store import db  # noqa: F401  (--rm: sqlite3)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked monitors are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
@@ -312,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()  # keep the imported objects' pages shared with every fork
     _say(ready_fd, b"ok\n")
     try:
-        _serve(root, fp, lsock, monitor)
+        _serve(root, fp, lsock, monitor, served)
     except SystemExit:
         pass
     finally:
@@ -374,7 +404,7 @@ def _unbind(root: str, fp: str) -> None:
         pass
 
 
-def _serve(root: str, fp: str, lsock, monitor) -> None:
+def _serve(root: str, fp: str, lsock, monitor, served: frozenset) -> None:
     import socket
     containers = os.path.realpath(os.path.join(root, "containers"))
     try:
@@ -390,7 +420,7 @@ def _serve(root: str, fp: str, lsock, monitor) -> None:
         except InterruptedError:
             continue
         with conn:
-            _handle(conn, containers, lsock, monitor)
+            _handle(conn, containers, lsock, monitor, served)
     # Idle: no new client can find us once the socket file is gone; serve
     # whoever connected in between, then leave.
     _unbind(root, fp)
@@ -402,10 +432,10 @@ def _serve(root: str, fp: str, lsock, monitor) -> None:
             break
         with conn:
             conn.setblocking(True)
-            _handle(conn, containers, lsock, monitor)
+            _handle(conn, containers, lsock, monitor, served)
 
 
-def _handle(conn, containers: str, lsock, monitor) -> None:
+def _handle(conn, containers: str, lsock, monitor, served: frozenset) -> None:
     import socket
     import struct
     conn.settimeout(5)
@@ -423,7 +453,7 @@ def _handle(conn, containers: str, lsock, monitor) -> None:
             return
         verb, _, arg = msg.partition(b"\0")
         if verb == b"call":
-            _call(conn, arg, fds, lsock)
+            _call(conn, arg, fds, lsock, served)
             return
         cdir = os.path.realpath(os.fsdecode(arg))
         name = os.path.basename(cdir)
@@ -457,9 +487,9 @@ def _handle(conn, containers: str, lsock, monitor) -> None:
                 pass
 
 
-def _call(conn, arg: bytes, fds: list[int], lsock) -> None:
-    """A `call`: import the module (once: later calls find it loaded, which is
-    the point), fork, and let the worker answer on `conn`."""
+def _call(conn, arg: bytes, fds: list[int], lsock, served: frozenset) -> None:
+    """A `call` of one of the `served` modules: import it (once: later calls
+    find it loaded, which is the point), fork, and let the worker answer on `conn`."""
     import importlib
     name, _, rest = arg.partition(b"\0")
     size, _, payload = rest.partition(b"\0")
@@ -472,7 +502,7 @@ def _call(conn, arg: bytes, fds: list[int], lsock) -> None:
             return
         payload += chunk
     module = name.decode("ascii", "replace")
-    if not module.startswith(CALLABLE) or not all(p.isidentifier() for p in module.split(".")):
+    if module not in served:
         conn.sendall(b"error: not a module the zygote serves\n")
         return
     try:

@@ -279,6 +279,9 @@ class Engine:
         rec = find(self.store, ref)
         if not just_started and not is_running(rec):
             raise Conflict(f"you cannot attach to a stopped container, start it first ({rec.name})")
+        if not just_started:
+            from .containers.lifecycle import refuse_if_paused
+            refuse_if_paused(rec, "You cannot attach to a paused container, unpause it first")
         from .runtime.client import MonitorClient
         return MonitorClient(rec.dir)
 
@@ -286,8 +289,11 @@ class Engine:
                   user: str | None = None, tty: bool = False, privileged: bool = False) -> dict:
         """The OCI process for `exec`, derived from the container's own."""
         from .containers.exec import exec_process
+        from .containers.lifecycle import refuse_if_paused
         from .containers.records import find
-        return exec_process(self.store, find(self.store, ref), args, env=list(env), workdir=workdir, user=user,
+        rec = find(self.store, ref)
+        refuse_if_paused(rec, f"container {ref} is paused, unpause the container before exec")
+        return exec_process(self.store, rec, args, env=list(env), workdir=workdir, user=user,
                             tty=tty, privileged=privileged)
 
     def stats(self, ref: str, previous=None):

@@ -69,22 +69,31 @@ def _tag_ref(repo_tag: str):
 
 
 def _with_pause(rec: ContainerRecord, pause: bool, work):
-    from .lifecycle import runtime_state
-    frozen = None
-    if pause and runtime_state(rec).get("status") == "running":
-        from ..runtime.cgroups import Cgroup
+    """Runs `work` with the container frozen by its monitor, for as long as our
+    connection to it stays open: when this process ends in any way (SIGKILL,
+    its terminal closed), the connection closes and the monitor thaws the
+    container. A container the user paused stays paused."""
+    from .lifecycle import is_running
+    held = None
+    if pause and is_running(rec):
+        from ..runtime.client import ContainerNotRunning, MonitorClient
+        client = None
         try:
-            cg = Cgroup.open(f"/dockyard/{rec.id}")
-            cg.freeze()
-        except (OSError, DockyardError) as e:
-            raise Conflict(f"cannot pause container {rec.id[:12]} for the commit: {e} "
-                           "(--pause=false commits without pausing)") from None
-        frozen = cg
+            client = MonitorClient(rec.dir)
+            client.pause(hold=True)
+            held = client
+        except DockyardError as e:
+            if client is not None:
+                client.close()
+            if not isinstance(e, ContainerNotRunning) and is_running(rec):
+                raise Conflict(f"cannot pause container {rec.id[:12]} for the commit: {e} "
+                               "(--pause=false commits without pausing)") from None
+            # it has exited meanwhile: its upper dir no longer changes
     try:
         return work()
     finally:
-        if frozen is not None:
-            frozen.thaw()
+        if held is not None:
+            held.close()   # the monitor thaws the container (unless the user paused it)
 
 
 # ---------------------------------------------------------------- the layer

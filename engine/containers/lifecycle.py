@@ -1,6 +1,8 @@
 """Start, stop, kill, pause, wait and remove containers. The monitor process
 owns a running container; the engine talks to it through its socket and reads
-its state file. The freezer is driven directly through the cgroup."""
+its state file. Pause and unpause ask the monitor, which owns the freezer and
+keeps the user's pause apart from a commit's (see protocol.py, PAUSE); stop
+and remove thaw the cgroup directly (a frozen process cannot take a signal)."""
 import json
 import os
 import signal
@@ -186,12 +188,12 @@ def restart(store: Store, ref: str, timeout: int | None = None) -> None:
 
 
 def pause(store: Store, ref: str) -> None:
+    """docker pause: frozen until unpause, whatever commits come and go (a
+    container a commit holds frozen is paused for good by this too)."""
     rec = find(store, ref)
-    st = runtime_state(rec)
-    if st.get("status") != "running":
-        raise Conflict(f"container {rec.id[:12]} is not running" if st.get("status") != "paused"
-                       else f"container {rec.id[:12]} is already paused")
-    _cgroup(rec.id).freeze()
+    if not is_running(rec):
+        raise Conflict(f"container {rec.id[:12]} is not running")
+    _client_call(rec, lambda c: c.pause())   # "already paused" comes from the monitor
     with store.db.tx() as c:
         record_event(c, "container", "pause", rec.id)
 
@@ -200,9 +202,15 @@ def unpause(store: Store, ref: str) -> None:
     rec = find(store, ref)
     if runtime_state(rec).get("status") != "paused":
         raise Conflict(f"container {rec.id[:12]} is not paused")
-    _cgroup(rec.id).thaw()
+    _client_call(rec, lambda c: c.unpause())
     with store.db.tx() as c:
         record_event(c, "container", "unpause", rec.id)
+
+
+def refuse_if_paused(rec: ContainerRecord, message: str) -> None:
+    """exec and attach into a frozen container would hang: they fail at once, as docker's do."""
+    if runtime_state(rec).get("status") == "paused":
+        raise Conflict(message)
 
 
 def remove(store: Store, ref: str, force: bool = False, volumes: bool = False) -> str:

@@ -235,6 +235,29 @@ class MonitorClient(_Conn):
             return st["exit_code"]
         raise ContainerNotRunning(f"container {_name(self.container_dir)} is not running")
 
+    def pause(self, hold: bool = False) -> None:
+        """Freezes the container; returns once its processes are stopped.
+        hold=False: the user's pause (until unpause()). hold=True: a commit's
+        pause, which ends when this client closes (or calls unpause()): keep
+        this client open for as long as the container must stay frozen."""
+        self._control(P.json_frame(P.PAUSE, {"hold": bool(hold)}), P.PAUSE)
+
+    def unpause(self) -> None:
+        """Ends this client's hold, or else the user's pause."""
+        self._control(P.frame(P.UNPAUSE), P.UNPAUSE)
+
+    def _control(self, request: bytes, answer: int) -> dict:
+        from ..errors import Conflict
+        self._send(request)
+        while True:
+            f = self.next_frame()
+            if f is None:
+                raise ContainerNotRunning(f"container {_name(self.container_dir)} is not running")
+            if f[0] == answer:
+                return P.parse_json(f[1])
+            if f[0] == P.ERROR:
+                raise Conflict(f[1].decode(errors="replace"))
+
     def exec(self, process: dict, tty: bool = False, size: tuple[int, int] | None = None,
              stdin: bool = True, detach: bool = False) -> ExecSession:
         """Starts `process` (an OCI runtime-spec process object) in the running

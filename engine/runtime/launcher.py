@@ -19,9 +19,9 @@ it): the monitor is no child of ours and outlives the CLI/TUI.
 import json
 import os
 import sys
-import time
 
 from ..errors import DockyardError
+from .ready import read_line
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULE = "engine.runtime.monitor"
@@ -58,7 +58,7 @@ def start(container_dir: str, timeout: float = 30) -> dict:
             status = _spawn(container_dir, w, timeout)
         os.close(w)
         w = -1
-        line = _read_line(r, timeout)
+        line = read_line(r, timeout)
     finally:
         os.close(r)
         if w >= 0:
@@ -101,25 +101,6 @@ def _spawn(container_dir: str, w: int, timeout: float) -> int | None:
     except subprocess.TimeoutExpired:
         p.kill()
         return p.wait()
-
-
-def _read_line(fd: int, timeout: float) -> bytes | None:
-    """The first line written to `fd`; b"" at EOF without one; None on timeout."""
-    import select
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while b"\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            return None
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return buf.strip() or b""
-        buf += chunk
-    return buf.split(b"\n", 1)[0]
 
 
 def _monitor_pid(container_dir: str) -> int | None:

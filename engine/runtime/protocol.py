@@ -45,6 +45,17 @@ Types (client -> monitor unless noted):
                      "error" set and docker's exit code (127/126/125).
     WAIT       0x0b  empty: ask for EXIT when the container (or this
                      connection's exec) exits; any connection gets EXIT anyway.
+    PAUSE      0x0c  JSON {"hold": bool}: freeze the container (its cgroup's
+                     freezer). "hold": false is the user's pause (docker
+                     pause): it lasts until an UNPAUSE. "hold": true is a
+                     commit's: it lasts while this connection is open (or
+                     until its UNPAUSE), so a committer that dies, even by
+                     SIGKILL, never leaves the container frozen; it does not
+                     end a user's pause. The monitor answers PAUSE {"paused":
+                     true} once every process is stopped, or ERROR.
+    UNPAUSE    0x0d  empty: end this connection's hold, or else the user's
+                     pause; the container thaws when neither remains. The
+                     monitor answers UNPAUSE {"paused": bool}, or ERROR.
 
 Control frames (RESIZE, SIGNAL, WAIT) work on any connection. Closing the
 connection detaches; it never stops the container. Pure functions and a
@@ -120,9 +131,12 @@ EXEC = 0x08
 EXIT = 0x09
 ERROR = 0x0A
 WAIT = 0x0B
+PAUSE = 0x0C
+UNPAUSE = 0x0D
 
 NAMES = {HELLO: "HELLO", STDIN: "STDIN", STDIN_EOF: "STDIN_EOF", STDOUT: "STDOUT", STDERR: "STDERR",
-         RESIZE: "RESIZE", SIGNAL: "SIGNAL", EXEC: "EXEC", EXIT: "EXIT", ERROR: "ERROR", WAIT: "WAIT"}
+         RESIZE: "RESIZE", SIGNAL: "SIGNAL", EXEC: "EXEC", EXIT: "EXIT", ERROR: "ERROR", WAIT: "WAIT",
+         PAUSE: "PAUSE", UNPAUSE: "UNPAUSE"}
 
 HEADER = struct.Struct(">BI")
 MAX_PAYLOAD = 16 * 1024 * 1024  # a frame larger than this is a broken peer

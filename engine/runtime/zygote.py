@@ -3,7 +3,7 @@ container init's modules already imported, that forks a container's monitor
 on request. A start then costs a fork instead of two interpreter starts (the
 monitor's stage 1 and its lean re-exec) and ~15 ms of imports.
 
-    python -E -S -m engine.runtime.zygote ROOT FINGERPRINT --ready-fd N PADDING
+    python -E -S -m engine.runtime.zygote_server ROOT FINGERPRINT --ready-fd N --serve MODULES PADDING
 
 Started by the first `launcher.start` that finds none (a double fork, like a
 monitor: nobody's child); it answers "ok" on the ready pipe once it listens.
@@ -11,7 +11,8 @@ It listens on ROOT/run/zygote-FINGERPRINT.sock (0600; the fingerprint changes
 with the engine's code, so an upgraded engine never asks an old zygote), holds
 ROOT/run/zygote-FINGERPRINT.lock while alive (one per root and code) and
 exits after IDLE_SECONDS (or $DOCKYARD_ZYGOTE_IDLE) without a request, or on
-SIGTERM.
+SIGTERM. This module is the client side (and what every process needs:
+the fingerprint, the registered modules); zygote_server.py is the zygote.
 
 A request is one message on a fresh connection, b"start\\0" + the container
 directory, with the launcher's ready pipe attached (SCM_RIGHTS); only a peer
@@ -21,20 +22,24 @@ session; the listening socket closed; its command line rewritten to the
 monitor's, so ps and the engine know it) runs `monitor.run_forked`, which
 answers the ready pipe exactly as a monitor started on its own does.
 
+A `call` (b"call\\0" + module + …) forks a worker running a module's
+serve_forked; the zygote serves only the modules it was started with
+(--serve, comma-separated), which the face that starts it registers first
+(serve(): tui/cli.py names tui.cli_worker). The engine names no face's
+module, and a call cannot name any other module. The registered modules are
+part of the fingerprint (and their packages' sources are in it), so a
+process is always served by a zygote of its own set: the TUI's, which
+serves no calls, and the command line's are then two zygotes of one root.
+
 Not a daemon the user must run: no state of its own, started on demand, gone
 when idle; `DOCKYARD_ZYGOTE=0` turns it off (each start then spawns the
 monitor as before)."""
 import os
 import sys
 
-MODULE = "engine.runtime.zygote"
-IDLE_SECONDS = 600
-REQUEST_MAX = 1 << 16
+MODULE = "engine.runtime.zygote_server"  # what a zygote runs (python -m); see there
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_lock_fd = -1
-MAX_FDS = 8
-CALL_MAX = 4 << 20
-CALLABLE = ("tui.cli.worker",)  # the modules a `call` may name
+_served: tuple[str, ...] = ()   # what the zygotes this process starts serve to `call` (serve())
 # The zygote's argv ends with this much room, so that a forked monitor can
 # write its own (longer) command line over it.
 ARGV_ROOM = 320
@@ -44,13 +49,25 @@ def enabled() -> bool:
     return os.environ.get("DOCKYARD_ZYGOTE", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
+def serve(module: str) -> None:
+    """Registers `module` (a module with serve_forked(conn, payload, fds)) to
+    be served to `call`s by the zygotes this process starts or asks: the face
+    that wants its commands forked names it, before its first call."""
+    global _served, _fingerprint
+    if not module or not all(p.isidentifier() for p in module.split(".")):
+        raise ValueError(f"not a module name: {module!r}")
+    if module not in _served:
+        _served = tuple(sorted(_served + (module,)))
+        _fingerprint = None
+
+
 _fingerprint: str | None = None
 
 
 def fingerprint() -> str:
     """Changes whenever the code a zygote runs changes: the engine's sources,
-    the command line's (tui/*.py, tui/cli/*.py: it may serve `call`s of tui.cli.worker),
-    the interpreter. Two CRCs, not sha256: loading OpenSSL would cost each
+    those of the packages holding the modules it serves (serve()), the set of
+    them, the interpreter. Two CRCs, not sha256: loading OpenSSL would cost each
     start 3 ms, and this only has to notice an upgrade, not resist an
     attacker (only root can write the sources or reach the socket).
     Computed once a process: a process should be served by a zygote of the
@@ -63,9 +80,11 @@ def fingerprint() -> str:
 
 def _compute_fingerprint() -> str:
     import zlib
-    parts = [f"{sys.executable}\0{sys.version}"]
+    parts = [f"{sys.executable}\0{sys.version}\0{','.join(_served)}"]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    dirs = [os.path.join(top, "tui"), os.path.join(top, "tui", "cli")]
+    # A served module's own package and those above it (tui.cli_worker: tui/*.py),
+    # not their subpackages (tui/widgets: the TUI's, never run by a worker).
+    dirs = sorted({os.path.join(top, *m.split(".")[:i]) for m in _served for i in range(1, m.count(".") + 1)})
     for dirpath, subdirs, _files in os.walk(os.path.join(top, "engine")):
         subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
         dirs.append(dirpath)
@@ -109,11 +128,13 @@ def request(root: str, container_dir: str, ready_w: int, timeout: float = 10) ->
 def call(root: str, module: str, payload: bytes, fds: list[int], timeout: float = 10):
     """Asks the root's zygote (started now if there is none) to fork a
     worker running `module.serve_forked(conn, payload, fds)`; the zygote
-    imports `module` once, on the first call. Returns (connection, worker
+    imports `module` once, on the first call; only registered modules
+    (serve(); this registers `module`) are served. Returns (connection, worker
     pid) -- the worker talks on that connection from then on -- or None when
     no zygote can serve (then the caller does the work itself)."""
     if not os.path.isdir(root):
         return None
+    serve(module)  # (the face has, normally: a zygote it starts must know it before its first call)
     got = _ask(root, b"call\0" + module.encode() + b"\0" + str(len(payload)).encode() + b"\0" + payload, fds,
                timeout)
     if got is None:
@@ -188,13 +209,13 @@ def _spawn(root: str, fp: str, timeout: float) -> bool:
     is just starting (it holds the lock), waits a moment for its socket."""
     import subprocess
     import time
-    from .launcher import _read_line
+    from .ready import read_line
     from .monitor_flags import FAST_FLAGS
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         argv = [sys.executable, *FAST_FLAGS, "-m", MODULE, os.path.abspath(root), fp, "--ready-fd", str(w),
-                " " * ARGV_ROOM]
+                "--serve", ",".join(_served), " " * ARGV_ROOM]
         try:
             p = subprocess.Popen(argv, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
@@ -209,7 +230,7 @@ def _spawn(root: str, fp: str, timeout: float) -> bool:
             p.kill()
             p.wait()
             return False
-        line = _read_line(r, timeout)
+        line = read_line(r, timeout)
     finally:
         os.close(r)
         if w >= 0:
@@ -279,254 +300,3 @@ def _zygote_root(pid: int) -> str | None:
 def is_zygote_of(pid: int, root: str) -> bool:
     got = _zygote_root(pid)
     return got is not None and os.path.realpath(got) == os.path.realpath(root)
-
-
-# ------------------------------------------------------------------ the zygote
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) < 4 or args[2] != "--ready-fd":
-        raise SystemExit("usage: python -m engine.runtime.zygote ROOT FINGERPRINT --ready-fd N")
-    root, fp, ready_fd = os.path.abspath(args[0]), args[1], int(args[3])
-    if os.fork():
-        os._exit(0)  # the launcher reaps this first process; the zygote is nobody's child
-    os.chdir("/")
-    try:
-        lsock = _bind(root, fp)
-    except BaseException:  # noqa: BLE001 - the launcher falls back to a direct start
-        lsock = None
-    if lsock is None:
-        _say(ready_fd, b"busy\n")
-        return 0
-    # Everything a monitor and a container init need, imported once, here.
-    import gc
-    import signal
-    from . import cgroups, init, logs, monitor, protocol, seccomp, state  # noqa: F401
-    import ctypes  # noqa: F401  (seccomp.load_bpf)
-    import hashlib  # noqa: F401  (seccomp.cached_bpf: 3 ms of OpenSSL loading)
-    from ..containers import autoremove  # noqa: F401  (--rm: json, shutil)
-    from ..store import db  # noqa: F401  (--rm: sqlite3)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked monitors are reaped by the kernel
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
-    gc.collect()
-    gc.freeze()  # keep the imported objects' pages shared with every fork
-    _say(ready_fd, b"ok\n")
-    try:
-        _serve(root, fp, lsock, monitor)
-    except SystemExit:
-        pass
-    finally:
-        _unbind(root, fp)
-    return 0
-
-
-def _say(fd: int, msg: bytes) -> None:
-    try:
-        os.write(fd, msg)
-    except OSError:
-        pass
-    try:
-        os.close(fd)
-    except OSError:
-        pass
-
-
-def _bind(root: str, fp: str):
-    """The listening socket, or None when another zygote of this root and code
-    holds the lock. The lock fd stays open (and locked) for our whole life."""
-    import fcntl
-    import socket
-    rdir = run_dir(root)
-    os.makedirs(rdir, mode=0o700, exist_ok=True)
-    sock_name, lock_name = _names(fp)
-    lfd = os.open(os.path.join(rdir, lock_name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(lfd)
-        return None
-    global _lock_fd
-    _lock_fd = lfd
-    dfd = os.open(rdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        path = f"/proc/self/fd/{dfd}/{sock_name}"
-        try:
-            os.unlink(os.path.join(rdir, sock_name))  # a dead zygote's
-        except FileNotFoundError:
-            pass
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        old = os.umask(0o177)
-        try:
-            s.bind(path)
-        finally:
-            os.umask(old)
-        s.listen(64)
-    finally:
-        os.close(dfd)
-    return s
-
-
-def _unbind(root: str, fp: str) -> None:
-    # (the lock file stays: unlinking a file others may be locking would split the lock)
-    try:
-        os.unlink(os.path.join(run_dir(root), _names(fp)[0]))
-    except OSError:
-        pass
-
-
-def _serve(root: str, fp: str, lsock, monitor) -> None:
-    import socket
-    containers = os.path.realpath(os.path.join(root, "containers"))
-    try:
-        idle = float(os.environ.get("DOCKYARD_ZYGOTE_IDLE") or IDLE_SECONDS)
-    except ValueError:
-        idle = IDLE_SECONDS
-    lsock.settimeout(idle)
-    while True:
-        try:
-            conn, _ = lsock.accept()
-        except socket.timeout:
-            break
-        except InterruptedError:
-            continue
-        with conn:
-            _handle(conn, containers, lsock, monitor)
-    # Idle: no new client can find us once the socket file is gone; serve
-    # whoever connected in between, then leave.
-    _unbind(root, fp)
-    lsock.setblocking(False)
-    while True:
-        try:
-            conn, _ = lsock.accept()
-        except OSError:
-            break
-        with conn:
-            conn.setblocking(True)
-            _handle(conn, containers, lsock, monitor)
-
-
-def _handle(conn, containers: str, lsock, monitor) -> None:
-    import socket
-    import struct
-    conn.settimeout(5)
-    fds: list[int] = []
-    try:
-        uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
-        msg, anc, _flags, _addr = conn.recvmsg(REQUEST_MAX, socket.CMSG_SPACE(4 * MAX_FDS))
-        for level, kind, data in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds += [int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, len(data) - 3, 4)]
-        for fd in fds:
-            os.set_inheritable(fd, False)
-        if uid != os.getuid():
-            conn.sendall(b"error: not our user\n")
-            return
-        verb, _, arg = msg.partition(b"\0")
-        if verb == b"call":
-            _call(conn, arg, fds, lsock)
-            return
-        cdir = os.path.realpath(os.fsdecode(arg))
-        name = os.path.basename(cdir)
-        if (verb != b"start" or len(fds) != 1 or os.path.dirname(cdir) != containers or len(name) != 64
-                or not all(c in "0123456789abcdef" for c in name)
-                or not os.path.isfile(os.path.join(cdir, "config.json"))):
-            conn.sendall(b"error: bad request\n")
-            return
-        # Answer first: the launcher need not wait for the fork; should it
-        # fail, the ready pipe closes unanswered and the launcher says so.
-        conn.sendall(b"ok\n")
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover (the monitor)
-            code = 1
-            try:
-                # A monitor holds nothing of ours: not the socket, not the
-                # lock (a flock belongs to the open file, shared across fork).
-                lsock.close()
-                conn.close()
-                os.close(_lock_fd)
-                code = _become_monitor(cdir, fds[0], monitor)
-            finally:
-                os._exit(code)
-    except OSError:
-        pass
-    finally:
-        for fd in fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def _call(conn, arg: bytes, fds: list[int], lsock) -> None:
-    """A `call`: import the module (once: later calls find it loaded, which is
-    the point), fork, and let the worker answer on `conn`."""
-    import importlib
-    name, _, rest = arg.partition(b"\0")
-    size, _, payload = rest.partition(b"\0")
-    if not size.isdigit() or int(size) > CALL_MAX:
-        conn.sendall(b"error: bad request\n")
-        return
-    while len(payload) < int(size):  # a big environment may come in more than one piece
-        chunk = conn.recv(int(size) - len(payload))
-        if not chunk:
-            return
-        payload += chunk
-    module = name.decode("ascii", "replace")
-    if not module.startswith(CALLABLE) or not all(p.isidentifier() for p in module.split(".")):
-        conn.sendall(b"error: not a module the zygote serves\n")
-        return
-    try:
-        mod = importlib.import_module(module)
-        serve = mod.serve_forked
-    except Exception as e:  # noqa: BLE001 - the caller falls back to doing the work itself
-        conn.sendall(b"error: %s\n" % str(e).encode(errors="replace")[:200])
-        return
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover (the worker)
-        code = 125
-        try:
-            import signal
-            lsock.close()
-            os.close(_lock_fd)
-            for sig in (signal.SIGCHLD, signal.SIGTERM):
-                signal.signal(sig, signal.SIG_DFL)
-            conn.settimeout(None)
-            code = serve(conn, payload, list(fds))
-        finally:
-            os._exit(code if isinstance(code, int) else 125)
-
-
-def _become_monitor(cdir: str, ready_fd: int, monitor) -> int:
-    import signal
-    os.setsid()
-    for sig in (signal.SIGCHLD, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-    set_cmdline([sys.executable, "-m", monitor.MODULE, cdir, "--zygote"])
-    return monitor.run_forked(cdir, ready_fd)
-
-
-def set_cmdline(argv: list[str]) -> bool:
-    """Rewrites what /proc/self/cmdline shows (as setproctitle does: over the
-    original argv's memory, which the zygote padded), so that a forked monitor
-    reads as one in ps and to state.is_monitor_of. False when it does not fit."""
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        # fields[0] is field 3 (state); arg_start/arg_end are fields 48 and 49
-        start, end = int(fields[45]), int(fields[46])
-    except (OSError, ValueError, IndexError):
-        return False
-    data = b"\0".join(os.fsencode(a) for a in argv) + b"\0"
-    if len(data) > end - start:
-        return False
-    try:
-        with open("/proc/self/mem", "r+b", buffering=0) as f:
-            f.seek(start)
-            f.write(data + b"\0" * (end - start - len(data)))
-    except OSError:
-        return False
-    return True
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -120,6 +120,7 @@ def test_signals_reach_the_worker_and_a_killed_caller_takes_it_along(root):
 def test_the_zygote_s_fingerprint_covers_the_command_line_s_modules():
     # a zygote serves tui.cli.worker: a changed tui/cli/*.py must not be
     # served by a zygote that loaded the old one
+    zygote.serve("tui.cli.worker")  # as the command line's call does
     path = os.path.join(ROOT, "tui", "cli", "usage.py")
     st = os.stat(path)
     before = zygote._compute_fingerprint()
@@ -129,3 +130,26 @@ def test_the_zygote_s_fingerprint_covers_the_command_line_s_modules():
     finally:
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert zygote._compute_fingerprint() == before
+
+
+def test_the_zygote_serves_only_the_modules_its_face_registered(root):
+    """The command line names tui.cli.worker in its call (which registers it:
+    zygote.serve) and the zygote it starts is told so (--serve); a call naming
+    any other module is refused."""
+    import socket
+    assert _dy(root, "ps").returncode == 0
+    (pid,) = [p for p, r in zygote.zygote_roots().items() if os.path.realpath(r) == os.path.realpath(root)]
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    assert argv[argv.index(b"--serve") + 1] == b"tui.cli.worker"
+    rdir = zygote.run_dir(root)
+    (name,) = [n for n in os.listdir(rdir) if n.endswith(".sock")]
+    for module in (b"tui.cli", b"os", b"tui.cli.workerx", b"engine.runtime.monitor"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(os.path.join(rdir, name))
+            s.sendall(b"call\0" + module + b"\0" + b"0\0")
+            s.settimeout(10)
+            assert s.recv(256).startswith(b"error: not a module the zygote serves"), module
+        finally:
+            s.close()

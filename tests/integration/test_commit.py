@@ -291,3 +291,47 @@ def test_diff_of_a_running_container_and_its_live_layer(root):
 def _passwd_size() -> int:
     from engine.images.starter import PASSWD
     return len(PASSWD)
+
+
+def test_a_commit_killed_while_it_holds_the_pause_leaves_the_container_running(root):
+    """kill -9 of the committer while the container is frozen for it: the
+    container's monitor thaws it (the pause lives as long as the committer's
+    connection). The committer is stopped (SIGSTOP) once the freezer says
+    frozen, so it is killed mid-pause, not after."""
+    import signal
+    import subprocess
+    import sys
+    from engine.runtime.cgroups import Cgroup
+    from tests.conftest import ROOT, wait_for
+    cid = dy(root, "run", "-d", "--name", "k9", "busybox", "sh", "-c",
+             "head -c 64000000 /dev/urandom > /big; i=0; while :; do i=$((i+1)); echo $i > /tick; sleep 0.02; done"
+             ).stdout.decode().strip()
+    tick = os.path.join(root, "containers", cid, "upper", "tick")
+    wait_for(lambda: os.path.exists(tick), "the container's loop")
+    cg = Cgroup(f"/dockyard/{cid}")
+    # DOCKYARD_ZYGOTE=0: the commit runs in this child itself (with the zygote
+    # it runs in a worker that goes when its caller is killed: the same end).
+    env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT, DOCKYARD_ZYGOTE="0")
+    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "commit", "k9", "localhost/k9:1"], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: cg.state() == "frozen" or p.poll() is not None, "the commit's pause")
+        os.kill(p.pid, signal.SIGSTOP)
+        assert p.poll() is None, f"the commit ended before it could be stopped: {p.communicate()}"
+        assert cg.state() == "frozen", "the commit had thawed the container before it could be stopped"
+        assert json.loads(dy(root, "inspect", "k9").stdout)[0]["State"]["Paused"] is True
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate()
+    wait_for(lambda: cg.state() == "thawed", "the container thawed after its committer died")
+    state = json.loads(dy(root, "inspect", "k9").stdout)[0]["State"]
+    assert state["Status"] == "running" and not state["Paused"]
+    with open(tick) as f:
+        before = f.read()
+
+    def moved():
+        with open(tick) as f:
+            return f.read() not in ("", before)
+    wait_for(moved, "the container's loop to go on")
+    assert dy(root, "exec", "k9", "cat", "/tick").stdout.strip().isdigit()
+    dy(root, "rm", "-f", "k9")

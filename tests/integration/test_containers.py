@@ -68,9 +68,52 @@ def test_pause_unpause(root):
     dy(root, "run", "-d", "--name", "p", "busybox", "sleep", "300")
     assert dy(root, "pause", "p").returncode == 0
     assert "(Paused)" in dy(root, "ps").stdout.decode()
+    p = dy(root, "pause", "p")
+    assert p.returncode == 1 and b"is already paused" in p.stderr  # docker: 1 for pause of several
     assert dy(root, "unpause", "p").returncode == 0
     assert "(Paused)" not in dy(root, "ps").stdout.decode()
+    p = dy(root, "unpause", "p")
+    assert p.returncode == 1 and b"is not paused" in p.stderr
     dy(root, "rm", "-f", "p")
+
+
+def _bounded(root, *args):
+    """The CLI with a guard against hanging (what exec into a paused container did)."""
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, env=env, cwd=ROOT,
+                          stdin=subprocess.DEVNULL, timeout=60)
+
+
+def test_exec_and_attach_into_a_paused_container_fail_at_once(root):
+    """docker's messages and 125; a commit of a paused container leaves it
+    paused (the user's pause is not the commit's); the monitor itself refuses
+    an exec into a frozen container (the TUI's console path)."""
+    dy(root, "run", "-d", "--name", "pz", "busybox", "sleep", "300")
+    assert dy(root, "pause", "pz").returncode == 0
+    p = _bounded(root, "exec", "pz", "true")
+    assert p.returncode == 125, p.stderr
+    assert b"container pz is paused, unpause the container before exec" in p.stderr
+    p = _bounded(root, "attach", "pz")
+    assert p.returncode == 125, p.stderr
+    assert b"You cannot attach to a paused container, unpause it first" in p.stderr
+    assert dy(root, "commit", "pz", "localhost/pz:1").returncode == 0
+    assert json.loads(dy(root, "inspect", "pz").stdout)[0]["State"]["Paused"] is True
+    from engine.runtime.client import ExecError, MonitorClient
+    cid = json.loads(dy(root, "inspect", "pz").stdout)[0]["Id"]
+    client = MonitorClient(os.path.join(root, "containers", cid))
+    try:
+        with pytest.raises(ExecError) as e:
+            client.exec({"args": ["true"], "cwd": "/", "env": [], "user": {"uid": 0, "gid": 0}})
+        assert e.value.exit_code == 125 and "is paused, unpause the container before exec" in str(e.value)
+    finally:
+        client.close()
+    assert dy(root, "unpause", "pz").returncode == 0
+    p = _bounded(root, "exec", "pz", "echo", "awake")
+    assert p.returncode == 0 and p.stdout == b"awake\n"
+    dy(root, "rm", "-f", "pz")
 
 
 def test_env_user_workdir_hostname(root, tmp_path):

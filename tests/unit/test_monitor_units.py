@@ -45,7 +45,7 @@ def test_frame_header_and_limits():
 
 
 def test_monitor_frame_helper_matches_protocol():
-    from engine.runtime.monitor import _frame
+    from engine.runtime.monitor_base import _frame
     assert _frame(P.STDERR, b"x" * 70000) == P.frame(P.STDERR, b"x" * 70000)
 
 
@@ -226,7 +226,8 @@ def test_a_slow_client_loses_whole_output_frames_never_the_one_on_its_way():
     skipping keeps the partly sent first frame and every non-output frame."""
     from collections import deque
 
-    from engine.runtime.monitor import Conn, _frame, _sent, _skip_output
+    from engine.runtime.monitor_base import _frame
+    from engine.runtime.monitor_clients import Conn, _sent, _skip_output
     c = Conn.__new__(Conn)
     frames = [_frame(4, b"a" * 100), _frame(4, b"b" * 100), _frame(10, b"err"), _frame(5, b"c" * 100),
               _frame(4, b"d" * 100)]

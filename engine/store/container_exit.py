@@ -1,5 +1,8 @@
-"""Removal of a --rm container by its monitor when it exits. Kept to the
-database and the directory: the monitor must not load the whole engine."""
+"""What a container's monitor writes to the store when the container exits:
+docker's `die` event, and for --rm the container's row and directory removed.
+Kept to the database and the directory (the monitor must not load the whole
+engine); here, in the store, so that the runtime writes no record through
+the containers code above it."""
 import json
 import os
 import shutil
@@ -20,7 +23,7 @@ def remove_container(container_dir: str, exit_code: int | None = None, name: str
 
 def record_die(container_dir: str, exit_code: int, name: str | None = None) -> None:
     """docker's `die` event of a container that stays (not --rm)."""
-    from ..store.db import Database
+    from .db import Database
     cid = os.path.basename(container_dir.rstrip("/"))
     root = os.path.dirname(os.path.dirname(os.path.abspath(container_dir)))
     db = Database(os.path.join(root, "db.sqlite3"), migrate=False)
@@ -40,7 +43,7 @@ def _die(c, cid: str, exit_code: int | None, name: str | None) -> None:
 
 
 def _forget(path: str, cid: str, exit_code, name, migrate: bool) -> None:
-    from ..store.db import Database
+    from .db import Database
     db = Database(path, migrate=migrate)
     try:
         with db.tx() as c:

@@ -270,7 +270,9 @@ class Engine:
         return read_logs(self.container_dir(ref), **kw)
 
     def attach(self, ref: str, *, just_started: bool = False):
-        """A client of the container's monitor (attach, stdin, resize, exec).
+        """A session on the container (engine.Session, runtime/session.py):
+        connected to its monitor, not yet attached (`.attach()` asks for its
+        output; `.exec()` starts a process on a session of its own).
         just_started: the container was started waiting for this client, which
         must get its result even if it already failed."""
         from .containers.lifecycle import is_running
@@ -279,8 +281,8 @@ class Engine:
         rec = find(self.store, ref)
         if not just_started and not is_running(rec):
             raise Conflict(f"you cannot attach to a stopped container, start it first ({rec.name})")
-        from .runtime.client import MonitorClient
-        return MonitorClient(rec.dir)
+        from .runtime.session import Session
+        return Session.connect(rec.dir)
 
     def exec_spec(self, ref: str, args: list[str], *, env: list[str] = (), workdir: str | None = None,
                   user: str | None = None, tty: bool = False, privileged: bool = False) -> dict:
@@ -289,6 +291,15 @@ class Engine:
         from .containers.records import find
         return exec_process(self.store, find(self.store, ref), args, env=list(env), workdir=workdir, user=user,
                             tty=tty, privileged=privileged)
+
+    def exec(self, ref: str, args: list[str], *, env: list[str] = (), workdir: str | None = None,
+             user: str | None = None, tty: bool = False, privileged: bool = False,
+             size: tuple[int, int] | None = None, stdin: bool = True, detach: bool = False):
+        """`args` run in the running container: an exec session (engine.Session,
+        kind "exec"); ExecError (126/127) when it cannot start."""
+        process = self.exec_spec(ref, args, env=env, workdir=workdir, user=user, tty=tty, privileged=privileged)
+        with self.attach(ref) as client:   # the exec has a connection of its own
+            return client.exec(process, tty=tty, size=size, stdin=stdin, detach=detach)
 
     def stats(self, ref: str, previous=None):
         """One sample of a running container's numbers; pass the previous sample to get CPU %."""

@@ -16,10 +16,10 @@ wait behind a queue. Only the rows the emulator marks dirty (and the
 cursor's) whose cells changed since drawn are repainted, through Textual's
 line API.
 
-Copy mode (F5) and mouse drags select text (console_select.py,
-console_copy.py), copied out with OSC 52 through the real terminal
-(`App.copy_to_clipboard`); a program's own OSC 52 is passed on only when
-allowed. The window title (OSC 0/2), the bell and copy mode are announced with
+Keys, paste and the mouse are console_input.py. Copy mode (F5) and mouse
+drags select text (console_select.py, console_copy.py), copied out with OSC 52
+through the real terminal (`App.copy_to_clipboard`); a program's own OSC 52 is
+passed on only when allowed. The window title (OSC 0/2), the bell and copy mode are announced with
 `ConsoleView.Changed`. See docs/console.md."""
 from __future__ import annotations
 
@@ -34,10 +34,11 @@ from textual.message import Message
 from textual.widget import Widget
 
 from engine.errors import DockyardError
-from tui.vt import Terminal, encode_key, encode_mouse, encode_paste
+from tui.vt import Terminal
 from tui.vt.screen import Screen, Style
 
 from .console_copy import CopyMode
+from .console_input import ConsoleInput
 from .console_paint import Painting
 from .console_select import Selection
 
@@ -53,13 +54,10 @@ SKIP_LIMIT = 3 * 1024 * 1024 # attach: skip ahead to the newest output above thi
 FPS = 60
 DETACH_KEYS = ("ctrl+p", "ctrl+q")
 SCROLLBACK = 5000
-WHEEL_LINES = 3
 BELL_INTERVAL = 1.0          # seconds: the bell rings at most this often
 
-_MOUSE_BUTTONS = {1: "left", 2: "middle", 3: "right"}
 
-
-class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
+class ConsoleView(ConsoleInput, CopyMode, Painting, Widget, can_focus=True):
     """A terminal on a container: `mode` "attach" (its own PTY) or "exec" (a
     new process, `command`, on a tty of its own)."""
 
@@ -478,103 +476,6 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
                 self.conn.resize(s.rows, s.cols)
             except Exception:
                 pass
-
-    # -- input -----------------------------------------------------------------------------
-
-    def _scroll_back(self, n: int) -> None:
-        screen = self.terminal.screen
-        back = max(0, min(self._back + n, len(screen.scrollback)))
-        if back != self._back:
-            self._back = back
-            self.refresh()
-
-    def _can_scroll(self) -> bool:
-        s = self.terminal.screen
-        return not s.in_alternate and not s.mouse_mode
-
-    # -- keys ----------------------------------------------------------------------------------
-
-    async def on_key(self, event: events.Key) -> None:
-        if self.copy is not None:   # copy mode: the keys are ours, never the program's
-            event.stop()
-            event.prevent_default()
-            self._copy_key(event)
-            return
-        if self.state != "live":
-            return   # an ended console: keys go to the app
-        event.stop()
-        event.prevent_default()
-        key = event.key
-        screen = self.terminal.screen
-        if key in ("shift+pageup", "shift+pagedown") and self._can_scroll():
-            page = max(1, screen.rows - 1)
-            self._scroll_back(page if key == "shift+pageup" else -page)
-            return
-        data = encode_key(key, event.character, app_cursor=screen.app_cursor)
-        keys = self.detach_keys
-        if keys:
-            if key == keys[len(self._chord)]:
-                self._chord.append(data)
-                if len(self._chord) == len(keys):
-                    self._chord = []
-                    self.detach()
-                return
-            if self._chord:   # not the chord after all: what was held back goes first
-                held, self._chord = b"".join(self._chord), []
-                self.send(held)
-                if key == keys[0]:
-                    self._chord.append(data)
-                    return
-        if self._back:
-            self._scroll_back(-self._back)
-        self.send(data)
-
-    def on_paste(self, event: events.Paste) -> None:
-        if self.state != "live":
-            return
-        event.stop()
-        self.send(encode_paste(event.text, self.terminal.screen.bracketed_paste))
-
-    def _mouse(self, kind: str, event: events.MouseEvent, button: str | None) -> bool:
-        s = self.terminal.screen
-        if self.state != "live" or not s.mouse_mode:
-            return False
-        data = encode_mouse(kind, event.x, event.y, button, mode=s.mouse_mode, sgr=s.mouse_sgr,
-                            shift=event.shift, alt=event.meta, ctrl=event.ctrl)
-        self.send(data)
-        event.stop()
-        return True
-
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        if self._selects(event):
-            event.stop()
-            self._drag_start(event)
-        elif self._mouse("press", event, _MOUSE_BUTTONS.get(event.button, "left")):
-            self.capture_mouse()
-
-    def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._drag is not None:
-            event.stop()
-            self._drag_end()
-        elif self._mouse("release", event, _MOUSE_BUTTONS.get(event.button, "left")):
-            self.capture_mouse(False)
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        if self._drag is not None:
-            event.stop()
-            self._drag_move(event)
-            return
-        self._mouse("motion", event, _MOUSE_BUTTONS.get(event.button) if event.button else None)
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        if not self._mouse("wheel_up", event, None) and self._can_scroll():
-            event.stop()
-            self._scroll_back(WHEEL_LINES)
-
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        if not self._mouse("wheel_down", event, None) and self._can_scroll():
-            event.stop()
-            self._scroll_back(-WHEEL_LINES)
 
 
 def _clean(title: str, limit: int = 200) -> str:

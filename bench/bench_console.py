@@ -149,17 +149,13 @@ def ref_bare_pty(flood: str, presses: int, gap: float, warm: float) -> dict:
 
 def ref_engine(engine, cid: str, flood: str, presses: int, gap: float, warm: float) -> dict:
     """The flood in an exec session of the container, its frames read in a tight loop."""
-    from engine.runtime import protocol as P
-    client = engine.attach(cid)
-    spec = engine.exec_spec(cid, ["sh", "-c", flood], tty=True)
-    sess = client.exec(spec, tty=True, size=(ROWS, COLS))
-    client.close()
+    sess = engine.exec(cid, ["sh", "-c", flood], tty=True, size=(ROWS, COLS))
     try:
         def read():
-            frames = sess.read_frames(262144)
-            if frames is None:
+            events = sess.read(262144)
+            if sess.ended:
                 return None
-            return b"".join(p for t, p in frames if t in (P.STDOUT, P.STDERR))
+            return b"".join(v for k, v in events if k in ("stdout", "stderr"))
         return timed_presses(read, lambda: sess.send_stdin(MARK), presses, gap, warm)
     finally:
         sess.close()
@@ -320,9 +316,7 @@ def main() -> int:
         host_file = os.path.join(tmp, "flood")
         with open(host_file, "w") as fh:
             fh.write("".join(f"{i}\n" for i in range(1, FLOOD_FILE_LINES + 1)))
-        client = engine.attach(cid)
-        mk = client.exec(engine.exec_spec(cid, ["sh", "-c", f"seq 1 {FLOOD_FILE_LINES} > /tmp/flood"]))
-        client.close()
+        mk = engine.exec(cid, ["sh", "-c", f"seq 1 {FLOOD_FILE_LINES} > /tmp/flood"])
         if mk.wait() != 0:
             raise RuntimeError("could not write the flood file in the container")
         mk.close()

@@ -17,6 +17,9 @@ _EXPORTS = {
     "RunOptions": ("containers.options", "RunOptions"),
     "CopyError": ("containers.copy", "CopyError"),
     "split_cp_arg": ("containers.copy", "split_cp_arg"),
+    # attach and exec sessions (Engine.attach / Engine.exec) and their errors
+    "Session": ("runtime.session", "Session"),
+    "ContainerNotRunning": ("runtime.client", "ContainerNotRunning"),
     # images and references
     "Reference": ("reference", "Reference"),
     "parse_reference": ("reference", "parse"),

@@ -270,7 +270,9 @@ class Engine:
         return read_logs(self.container_dir(ref), **kw)
 
     def attach(self, ref: str, *, just_started: bool = False):
-        """A client of the container's monitor (attach, stdin, resize, exec).
+        """A session on the container (engine.Session, runtime/session.py):
+        connected to its monitor, not yet attached (`.attach()` asks for its
+        output; `.exec()` starts a process on a session of its own).
         just_started: the container was started waiting for this client, which
         must get its result even if it already failed."""
         from .containers.lifecycle import is_running
@@ -282,8 +284,8 @@ class Engine:
         if not just_started:
             from .containers.lifecycle import refuse_if_paused
             refuse_if_paused(rec, "You cannot attach to a paused container, unpause it first")
-        from .runtime.client import MonitorClient
-        return MonitorClient(rec.dir)
+        from .runtime.session import Session
+        return Session.connect(rec.dir)
 
     def exec_spec(self, ref: str, args: list[str], *, env: list[str] = (), workdir: str | None = None,
                   user: str | None = None, tty: bool = False, privileged: bool = False) -> dict:
@@ -295,6 +297,15 @@ class Engine:
         refuse_if_paused(rec, f"container {ref} is paused, unpause the container before exec")
         return exec_process(self.store, rec, args, env=list(env), workdir=workdir, user=user,
                             tty=tty, privileged=privileged)
+
+    def exec(self, ref: str, args: list[str], *, env: list[str] = (), workdir: str | None = None,
+             user: str | None = None, tty: bool = False, privileged: bool = False,
+             size: tuple[int, int] | None = None, stdin: bool = True, detach: bool = False):
+        """`args` run in the running container: an exec session (engine.Session,
+        kind "exec"); ExecError (126/127) when it cannot start."""
+        process = self.exec_spec(ref, args, env=env, workdir=workdir, user=user, tty=tty, privileged=privileged)
+        with self.attach(ref) as client:   # the exec has a connection of its own
+            return client.exec(process, tty=tty, size=size, stdin=stdin, detach=detach)
 
     def stats(self, ref: str, previous=None):
         """One sample of a running container's numbers; pass the previous sample to get CPU %."""

@@ -1,17 +1,17 @@
-"""The command line's side of `run -it` and `attach`: the local terminal in raw
-mode wired to a container's monitor (engine.runtime.client.MonitorClient).
+"""The command line's side of `run -it`, `attach` and `exec` (and the TUI's
+suspended a / e): the local terminal in raw mode wired to a session on a
+container (engine.Session, from Engine.attach).
 
-    code = run_attached(client, tty=True, stdin=True)    # None: detached
+    code = run_attached(session, tty=True, stdin=True)    # None: detached
 
 Local stdin goes to the container (ctrl-p ctrl-q, or the keys given, detach);
-STDOUT / STDERR frames go to the local stdout / stderr; SIGWINCH becomes a
-RESIZE. The local terminal's mode is restored whatever happens."""
+its stdout / stderr go to the local stdout / stderr; SIGWINCH becomes a
+resize. The local terminal's mode is restored whatever happens."""
 import errno
 import os
 import select
 
 from engine.errors import InvalidArgument
-from engine.runtime import protocol as P
 
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
 
@@ -90,10 +90,11 @@ def terminal_size(fd: int) -> tuple[int, int] | None:
 
 def run_attached(client, *, tty: bool, stdin: bool, detach_keys: bytes = DEFAULT_DETACH_KEYS,
                  replay: bool = False, stdin_fd: int = 0, stdout_fd: int = 1, stderr_fd: int = 2) -> int | None:
-    """Relays between the local terminal and an attached container until it
-    exits (returns its exit code) or the user detaches (returns None). Attaches
-    `client` first when it has not been. A container that could not start
-    raises launcher.ContainerStartError with docker's exit code."""
+    """Relays between the local terminal and `client` (an engine.Session:
+    attach or exec) until its process exits (returns its exit code,
+    Session.result) or the user detaches (returns None). Attaches the session
+    first when it has not been. A container that could not start raises
+    ContainerStartError with docker's exit code."""
     import signal
     import threading
     if not getattr(client, "attached", True):
@@ -168,16 +169,13 @@ def run_attached(client, *, tty: bool, stdin: bool, detach_keys: bytes = DEFAULT
                     if detach:
                         return None
             if client.fileno() in ready:
-                frames = client.read_frames()
-                if frames is None:
-                    return _ended(client)
-                for ftype, payload in frames:
-                    if ftype == P.STDOUT:
-                        _write_all(stdout_fd, payload)
-                    elif ftype == P.STDERR:
-                        _write_all(stderr_fd, payload)
-                    elif ftype == P.EXIT:
-                        return _exit_code(client)
+                for kind, value in client.read():
+                    if kind == "stdout":
+                        _write_all(stdout_fd, value)
+                    elif kind == "stderr":
+                        _write_all(stderr_fd, value)
+                    elif kind in ("exit", "ended"):
+                        return client.result()
     finally:
         if saved is not None:
             import termios
@@ -194,11 +192,11 @@ def run_attached(client, *, tty: bool, stdin: bool, detach_keys: bytes = DEFAULT
 
 def run_exec(client, process: dict, *, tty: bool, stdin: bool, detach: bool = False,
              size: tuple[int, int] | None = None, stdin_fd: int = 0, stdout_fd: int = 1, stderr_fd: int = 2) -> int:
-    """`docker exec`: runs `process` (OCI process object) in the container of
-    `client` (a MonitorClient) wired to the local terminal; its exit code.
-    `detach` (exec -d) returns 0 once it runs. A process that cannot start
-    raises client.ExecError (126/127). No detach keys: closing an exec's
-    connection would hang up on it."""
+    """`docker exec`: runs `process` (Engine.exec_spec's OCI process) in the
+    container of `client` (an attach session from Engine.attach) wired to the
+    local terminal; its exit code. `detach` (exec -d) returns 0 once it runs.
+    A process that cannot start raises ExecError (126/127). No detach keys:
+    closing an exec's connection would hang up on it."""
     if detach:
         client.exec(process, tty=False, stdin=False, detach=True).close()
         return 0
@@ -212,24 +210,3 @@ def run_exec(client, process: dict, *, tty: bool, stdin: bool, detach: bool = Fa
         sess.close()
     return 0 if code is None else code
 
-
-def _exit_code(client) -> int:
-    info = client.exit_info or {}
-    if info.get("error") and not info.get("started", True):
-        from engine.runtime.launcher import ContainerStartError
-        raise ContainerStartError(info["error"], client.exit_code or 125)
-    return client.exit_code
-
-
-def _ended(client) -> int:
-    """The monitor closed without an EXIT frame: take the code from state.json."""
-    if client.exit_code is not None:
-        return _exit_code(client)
-    from engine.runtime.client import ContainerNotRunning, ExecSession
-    if isinstance(client, ExecSession):
-        raise ContainerNotRunning("the container stopped during exec")
-    from engine.runtime.state import read_state
-    st = read_state(client.container_dir)
-    if st.get("status") == "exited" and st.get("exit_code") is not None:
-        return st["exit_code"]
-    raise ContainerNotRunning("lost the connection to the container's monitor")

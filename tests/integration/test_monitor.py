@@ -459,7 +459,7 @@ def test_a_client_that_never_reads_blocks_nothing(bundles):
 
 
 def test_run_attached_without_tty(bundles):
-    from engine.runtime.client import MonitorClient
+    from engine import Session
     from tui.terminal import run_attached
     cdir = bundles.make(["sh", "-c", "read x; echo got $x; echo err >&2; exit 5"], open_stdin=True, wait_attach=True)
     bundles.start(cdir)
@@ -468,7 +468,7 @@ def test_run_attached_without_tty(bundles):
     err_r, err_w = os.pipe()
     os.write(in_w, b"hi\n")
     os.close(in_w)
-    c = MonitorClient(cdir)
+    c = Session.connect(cdir)
     try:
         code = run_attached(c, tty=False, stdin=True, stdin_fd=in_r, stdout_fd=out_w, stderr_fd=err_w)
     finally:
@@ -488,7 +488,7 @@ def test_run_attached_tty_detach_keys(bundles):
     window size is passed on, ctrl-p ctrl-q detaches (None), the container runs on."""
     import threading
     import termios
-    from engine.runtime.client import MonitorClient
+    from engine import Session
     from tui.terminal import run_attached
     cdir = bundles.make(["sh"], tty=True, open_stdin=True)
     ans = bundles.start(cdir)
@@ -497,7 +497,7 @@ def test_run_attached_tty_detach_keys(bundles):
     import struct
     fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 25, 81, 0, 0))
     before = termios.tcgetattr(s)
-    c = MonitorClient(cdir)
+    c = Session.connect(cdir)
     result = {}
     t = threading.Thread(target=lambda: result.update(code=run_attached(c, tty=True, stdin=True, stdin_fd=s,
                                                                          stdout_fd=s, stderr_fd=s)))
@@ -518,7 +518,7 @@ def test_run_attached_tty_detach_keys(bundles):
     os.close(m)
     os.close(s)
     assert _alive(ans["pid"])
-    c = MonitorClient(cdir)
+    c = Session.connect(cdir)
     c.signal(9)
     assert c.wait() == 137
     c.close()
@@ -534,13 +534,13 @@ def test_oom_kill_is_reported(bundles):
 
 
 def test_run_exec_piped_and_detached(bundles):
-    from engine.runtime.client import MonitorClient
+    from engine import Session
     from tui.terminal import run_exec
     cdir = bundles.make(["sleep", "1000"])
     bundles.start(cdir)
     proc = {"args": ["sh", "-c", "echo started > /flag"], "env": ["PATH=/bin"], "cwd": "/",
             "user": {"uid": 0, "gid": 0}}
-    c = MonitorClient(cdir)
+    c = Session.connect(cdir)
     assert run_exec(c, proc, tty=False, stdin=False, detach=True) == 0
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()

@@ -2,9 +2,10 @@
 with the monitor's replay so the current screen shows) or a new shell exec'd
 with a tty, drawn by our emulator (tui/vt).
 
-Nothing here forks and nothing blocks the event loop: the connection is opened
-in a worker thread, then the monitor's socket is read from the loop with
-`loop.add_reader` (one recv per wake-up, then a 2 ms rest). Output is queued
+Nothing here forks and nothing blocks the event loop: the session
+(engine.Session, from Engine.attach / Engine.exec) is opened in a worker
+thread, then read from the loop with `loop.add_reader` on its fileno() (one
+recv per wake-up, then a 2 ms rest). Output is queued
 and parsed for at most `FRAME_WORK` seconds (and `BUDGET` bytes) a frame, at
 most `FPS` frames a second; while more than `QUEUE_LIMIT` bytes wait, the
 socket is not read, so a flood backs up into the monitor, never into the UI,
@@ -15,10 +16,10 @@ wait behind a queue. Only the rows the emulator marks dirty (and the
 cursor's) whose cells changed since drawn are repainted, through Textual's
 line API.
 
-Copy mode (F5) and mouse drags select text (console_select.py,
-console_copy.py), copied out with OSC 52 through the real terminal
-(`App.copy_to_clipboard`); a program's own OSC 52 is passed on only when
-allowed. The window title (OSC 0/2), the bell and copy mode are announced with
+Keys, paste and the mouse are console_input.py. Copy mode (F5) and mouse
+drags select text (console_select.py, console_copy.py), copied out with OSC 52
+through the real terminal (`App.copy_to_clipboard`); a program's own OSC 52 is
+passed on only when allowed. The window title (OSC 0/2), the bell and copy mode are announced with
 `ConsoleView.Changed`. See docs/console.md."""
 from __future__ import annotations
 
@@ -32,14 +33,14 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 
-from tui.vt import Terminal, encode_key, encode_mouse, encode_paste
+from engine.errors import DockyardError
+from tui.vt import Terminal
 from tui.vt.screen import Screen, Style
 
 from .console_copy import CopyMode
+from .console_input import ConsoleInput
 from .console_paint import Painting
 from .console_select import Selection
-
-from engine.runtime import protocol as P
 
 BUDGET = 256 * 1024          # at most this many bytes parsed per frame ...
 FRAME_WORK = 0.008           # ... and for at most this long (then the frame is drawn, keys handled)
@@ -53,13 +54,10 @@ SKIP_LIMIT = 3 * 1024 * 1024 # attach: skip ahead to the newest output above thi
 FPS = 60
 DETACH_KEYS = ("ctrl+p", "ctrl+q")
 SCROLLBACK = 5000
-WHEEL_LINES = 3
 BELL_INTERVAL = 1.0          # seconds: the bell rings at most this often
 
-_MOUSE_BUTTONS = {1: "left", 2: "middle", 3: "right"}
 
-
-class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
+class ConsoleView(ConsoleInput, CopyMode, Painting, Widget, can_focus=True):
     """A terminal on a container: `mode` "attach" (its own PTY) or "exec" (a
     new process, `command`, on a tty of its own)."""
 
@@ -128,7 +126,7 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
         self.skip_limit = skip_limit     # attach: drop the oldest output above this many queued bytes
         self.allow_clipboard = allow_clipboard   # a program's OSC 52 reaches the real clipboard
         self.terminal = Terminal(80, 24, scrollback)
-        self.conn = None                 # MonitorClient (attach) or ExecSession (exec)
+        self.conn = None                 # the engine.Session (attach or exec)
         self.state = "connecting"        # connecting, live, detached, exited
         self.exit_code: int | None = None
         self.error: str | None = None
@@ -219,26 +217,23 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
         s = self.terminal.screen
         if (s.rows, s.cols) != (rows, cols):   # resized while connecting
             self._send_resize()
-        # frames already read with the HELLO (the replay's first ones) are not on the socket any more
+        # events already read with the HELLO (the replay's first ones) are not on the socket any more
         while conn.has_pending():
-            self._take(conn.read_frames())
+            self._take(conn.read())
         self._start_reading()
         self._schedule_flush()
 
     def _open(self, rows: int, cols: int):
-        """In a worker thread: the connection (blocking socket calls)."""
-        client = self.engine.attach(self.ref)
+        """In a worker thread: the session (blocking socket calls)."""
+        if self.mode == "exec":
+            return self.engine.exec(self.ref, self.command, tty=True, size=(rows, cols))
+        sess = self.engine.attach(self.ref)
         try:
-            if self.mode == "attach":
-                client.attach(stdin=True, stdout=True, stderr=True, replay=True)
-                client.resize(rows, cols)
-                return client
-            spec = self.engine.exec_spec(self.ref, self.command, tty=True)
-            sess = client.exec(spec, tty=True, size=(rows, cols))
+            sess.attach(stdin=True, stdout=True, stderr=True, replay=True)
+            sess.resize(rows, cols)
         except BaseException:
-            client.close()
+            sess.close()
             raise
-        client.close()   # the exec has a connection of its own
         return sess
 
     def on_unmount(self) -> None:
@@ -273,23 +268,16 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
                 pass
 
     def _readable(self) -> None:
-        """The socket has data: one recv (never blocks), then the frames it completed."""
+        """The socket has data: one recv (never blocks), then the events it completed."""
         conn = self.conn
         if conn is None or self.state != "live":
             self._stop_reading()
             return
-        try:
-            frames = conn.read_frames(READ_SIZE)
-        except Exception:   # a broken frame: treat it as the end
-            frames = None
-        if frames is None:
-            self._stop_reading()
-            self._eof = True
-        else:
-            self._take(frames)
-            while conn.has_pending():
-                self._take(conn.read_frames())
-            self._stop_reading()
+        self._take(conn.read(READ_SIZE))
+        while conn.has_pending():
+            self._take(conn.read())
+        self._stop_reading()
+        if not self._eof:
             if self._queued > self.skip_limit:
                 self._skip_ahead()
             if self._held_back():
@@ -329,18 +317,18 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
                         "(the container is not slowed down; its log has everything)", severity="warning", timeout=6)
         self.skipped += cut
 
-    def _take(self, frames) -> None:
-        if not frames:
-            return
-        for ftype, payload in frames:
-            if ftype in (P.STDOUT, P.STDERR) and payload:
-                self._queue.append(payload)
-                self._queued += len(payload)
-                self.received += len(payload)
+    def _take(self, events) -> None:
+        for kind, value in events:
+            if kind == "stdout" or kind == "stderr":
+                self._queue.append(value)
+                self._queued += len(value)
+                self.received += len(value)
                 if self._queued > self.max_queued:
                     self.max_queued = self._queued
-            elif ftype == P.EXIT:
-                self.exit_code = self.conn.exit_code
+            elif kind == "exit":
+                self.exit_code = value
+            elif kind == "ended":
+                self._eof = True
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is not None or self._loop is None:
@@ -428,18 +416,23 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
 
     def _ended(self) -> None:
         self.state = "exited"
-        if self.exit_code is None and self.conn is not None:
-            self.exit_code = self.conn.exit_code
+        try:
+            self.exit_code = self.conn.result()
+        except DockyardError as e:
+            # no EXIT (or a start failure): an exec whose container stopped,
+            # or an attach the monitor let go of (see below)
+            self.exit_code = getattr(e, "exit_code", None) if self.conn.exit_code is not None else None
+            self.error = str(e) or type(e).__name__
         self._close()
-        if self.exit_code is None and self.mode == "attach":
-            # No EXIT frame: the monitor let go of us. It does that to an attached
-            # client too far behind the output (its buffer for it is full);
-            # the container goes on.
+        if self.error is not None and self.exit_code is None and self.mode == "attach":
+            # The monitor let go of us, the container goes on: it does that to
+            # an attached client too far behind the output (its buffer for it is full).
             self.error = "disconnected by the container's monitor (the console fell behind its output)"
+        if self.error is not None:
             self._status(f"[{self.error}]")
-            self.post_message(self.Exited(self, None, self.error))
+            self.post_message(self.Exited(self, self.exit_code, self.error))
             return
-        self._status(f"[exited {self.exit_code if self.exit_code is not None else '?'}]")
+        self._status(f"[exited {self.exit_code}]")
         self.post_message(self.Exited(self, self.exit_code))
 
     def _status(self, text: str) -> None:
@@ -483,103 +476,6 @@ class ConsoleView(CopyMode, Painting, Widget, can_focus=True):
                 self.conn.resize(s.rows, s.cols)
             except Exception:
                 pass
-
-    # -- input -----------------------------------------------------------------------------
-
-    def _scroll_back(self, n: int) -> None:
-        screen = self.terminal.screen
-        back = max(0, min(self._back + n, len(screen.scrollback)))
-        if back != self._back:
-            self._back = back
-            self.refresh()
-
-    def _can_scroll(self) -> bool:
-        s = self.terminal.screen
-        return not s.in_alternate and not s.mouse_mode
-
-    # -- keys ----------------------------------------------------------------------------------
-
-    async def on_key(self, event: events.Key) -> None:
-        if self.copy is not None:   # copy mode: the keys are ours, never the program's
-            event.stop()
-            event.prevent_default()
-            self._copy_key(event)
-            return
-        if self.state != "live":
-            return   # an ended console: keys go to the app
-        event.stop()
-        event.prevent_default()
-        key = event.key
-        screen = self.terminal.screen
-        if key in ("shift+pageup", "shift+pagedown") and self._can_scroll():
-            page = max(1, screen.rows - 1)
-            self._scroll_back(page if key == "shift+pageup" else -page)
-            return
-        data = encode_key(key, event.character, app_cursor=screen.app_cursor)
-        keys = self.detach_keys
-        if keys:
-            if key == keys[len(self._chord)]:
-                self._chord.append(data)
-                if len(self._chord) == len(keys):
-                    self._chord = []
-                    self.detach()
-                return
-            if self._chord:   # not the chord after all: what was held back goes first
-                held, self._chord = b"".join(self._chord), []
-                self.send(held)
-                if key == keys[0]:
-                    self._chord.append(data)
-                    return
-        if self._back:
-            self._scroll_back(-self._back)
-        self.send(data)
-
-    def on_paste(self, event: events.Paste) -> None:
-        if self.state != "live":
-            return
-        event.stop()
-        self.send(encode_paste(event.text, self.terminal.screen.bracketed_paste))
-
-    def _mouse(self, kind: str, event: events.MouseEvent, button: str | None) -> bool:
-        s = self.terminal.screen
-        if self.state != "live" or not s.mouse_mode:
-            return False
-        data = encode_mouse(kind, event.x, event.y, button, mode=s.mouse_mode, sgr=s.mouse_sgr,
-                            shift=event.shift, alt=event.meta, ctrl=event.ctrl)
-        self.send(data)
-        event.stop()
-        return True
-
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        if self._selects(event):
-            event.stop()
-            self._drag_start(event)
-        elif self._mouse("press", event, _MOUSE_BUTTONS.get(event.button, "left")):
-            self.capture_mouse()
-
-    def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._drag is not None:
-            event.stop()
-            self._drag_end()
-        elif self._mouse("release", event, _MOUSE_BUTTONS.get(event.button, "left")):
-            self.capture_mouse(False)
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        if self._drag is not None:
-            event.stop()
-            self._drag_move(event)
-            return
-        self._mouse("motion", event, _MOUSE_BUTTONS.get(event.button) if event.button else None)
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        if not self._mouse("wheel_up", event, None) and self._can_scroll():
-            event.stop()
-            self._scroll_back(WHEEL_LINES)
-
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        if not self._mouse("wheel_down", event, None) and self._can_scroll():
-            event.stop()
-            self._scroll_back(-WHEEL_LINES)
 
 
 def _clean(title: str, limit: int = 200) -> str:

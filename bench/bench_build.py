@@ -20,8 +20,18 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (REPO, Bench, cleanup_runroots, dockyard, measure, peer_env,  # noqa: E402
-                          podman, sh, stop_zygotes_under, unmount_under)
+from bench.common import (
+    REPO,
+    Bench,
+    cleanup_runroots,
+    dockyard,
+    measure,
+    peer_env,
+    podman,
+    sh,
+    stop_zygotes_under,
+    unmount_under,
+)
 
 ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 
@@ -131,7 +141,7 @@ def main() -> int:
         results = measure(benches, runs=args.runs)
 
         print(f"\npodman build isolation: {args.isolation or 'default (oci)'}")
-        print(f"\n| build | dockyard | podman (runc, vfs) | dockyard / podman |\n|---|---|---|---|")
+        print("\n| build | dockyard | podman (runc, vfs) | dockyard / podman |\n|---|---|---|---|")
         for label, dy, pm in [("cold (--no-cache)", "dockyard cold (--no-cache)", "podman cold (--no-cache)"),
                               ("fully cached", "dockyard cached", "podman cached"),
                               ("last COPY's file changed", "dockyard last COPY changed",
@@ -143,7 +153,7 @@ def main() -> int:
                 continue
             print(f"| {label} | {d.median * 1000:.0f} ms | {p.median * 1000:.0f} ms | "
                   f"{d.median / p.median:.2f} |")
-        print(f"\nCPU (user+sys) medians: " + ", ".join(
+        print("\nCPU (user+sys) medians: " + ", ".join(
             f"{r.name} {r.cpu_median * 1000:.0f} ms" for r in results.values() if r.samples))
         return 0 if all(r.samples for r in results.values()) else 1
     finally:

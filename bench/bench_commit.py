@@ -36,8 +36,8 @@ import tarfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import Bench, Result  # noqa: E402
+import common
+from common import Bench, Result
 
 sys.path.insert(0, common.REPO)
 
@@ -90,9 +90,10 @@ def tree_image_archive(path: str) -> dict:
     """A docker-archive of a 3-layer image of 100,000 files: 60,000 in the
     base, 30,000 in the second (5,000 of them overwriting base files), 10,000 in
     the third (with 1,000 whiteouts and an opaque directory)."""
+    import hashlib
+
     from engine.images import manifest as mf
     from engine.images.archive_write import SaveImage, SaveLayer, write_docker_archive
-    import hashlib
     rng = random.Random(SEED + 1)
 
     def tar(entries) -> bytes:
@@ -125,7 +126,7 @@ def tree_image_archive(path: str) -> dict:
     l2 += [("usr/.wh.d200", b""), ("usr/d300", None), ("usr/d300/.wh..wh..opq", b"")]
     l2 += files("srv", 90, 99)[:10_000 - len(l2)]
     tars = [tar(l) for l in (l0, l1, l2)]
-    sha = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()  # noqa: E731
+    sha = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()
     config = mf.dumps({"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
                        "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in tars]},
                        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": f"layer {i}"}

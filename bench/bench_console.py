@@ -53,7 +53,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench.common import stop_zygotes_under  # noqa: E402
+from bench.common import stop_zygotes_under
 
 COLS, ROWS = 80, 24
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
@@ -233,6 +233,7 @@ class Probe:
 
 async def console_runs(engine, cid: str, presses: int, gap: float, warm: float, floods: dict[str, str]) -> dict:
     from textual.app import App, ComposeResult
+
     from tui.widgets.console import ConsoleView
 
     class One(App, inherit_bindings=False):

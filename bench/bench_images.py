@@ -36,8 +36,8 @@ import tarfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import Bench, Result  # noqa: E402
+import common
+from common import Bench, Result
 
 IMG = "localhost/bench-image:latest"
 SEED = 20261127
@@ -252,7 +252,6 @@ class Run:
         self.log(f"\nload: {self.args.runs} runs each (+1 warm-up), interleaved, each into a fresh root "
                  f"({how}, sync, {self.args.settle:g} s pause: untimed)")
         a = self.archives
-        r = self.runs_dir
         benches = []
 
         def pair(label, key):

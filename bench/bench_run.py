@@ -15,8 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import REPO, Bench, dockyard, measure, peer_env, sh  # noqa: E402
-from bench.common import podman as _podman  # noqa: E402
+from bench.common import REPO, Bench, dockyard, measure, peer_env, sh
+from bench.common import podman as _podman
 
 ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 

@@ -31,7 +31,7 @@ sys.path.insert(0, REPO)
 PY = os.path.join(REPO, ".venv", "bin", "python")
 if not os.path.exists(PY):
     PY = sys.executable
-from bench.common import stop_zygotes_under  # noqa: E402
+from bench.common import stop_zygotes_under
 
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 W, H = 160, 48

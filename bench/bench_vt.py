@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tui.vt import Terminal  # noqa: E402
+from tui.vt import Terminal
 
 CHUNK = 65536
 COLS, ROWS = 80, 24
@@ -120,8 +120,9 @@ def main() -> None:
     ap.add_argument("--json")
     args = ap.parse_args()
     try:
-        import pyte
         from importlib.metadata import version
+
+        import pyte
         pyte_version = version("pyte")
     except ImportError:
         pyte = None

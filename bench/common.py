@@ -22,8 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_PY = os.path.join(REPO, ".venv", "bin", "python")
@@ -326,7 +326,7 @@ def tool_versions() -> dict:
     def first_line(cmd):
         try:
             return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
-        except Exception as e:  # noqa: BLE001 - a missing tool is reported, not fatal
+        except Exception as e:
             return f"unavailable ({e})"
     return {"podman": first_line(["podman", "--version"]),
             "skopeo": first_line(["skopeo", "--version"]),

@@ -38,7 +38,7 @@ _EXPORTS = {
     "zygote_call": ("runtime.zygote", "call"),
 }
 
-__all__ = sorted([*_EXPORTS, "preload"])
+__all__ = sorted([*_EXPORTS, "preload"])  # noqa: PLE0605 (the table above is the one list of names)
 
 
 def preload() -> None:
@@ -48,8 +48,8 @@ def preload() -> None:
     import json  # noqa: F401
     import sqlite3  # noqa: F401
 
-    from .containers import create, inspect, lifecycle  # noqa: F401
     from . import facade, store  # noqa: F401
+    from .containers import create, inspect, lifecycle  # noqa: F401
     from .images import catalog  # noqa: F401
     from .images import inspect as image_inspect  # noqa: F401
     from .runtime import client, launcher  # noqa: F401

@@ -12,7 +12,7 @@ def version() -> str:
     try:
         from importlib.metadata import version as _v
         return _v("dockyard")
-    except Exception:  # noqa: BLE001 - not installed as a distribution (a source tree)
+    except Exception:
         return "0.1.0"
 
 

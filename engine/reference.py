@@ -9,8 +9,8 @@ reason, because "invalid reference format" alone leaves the user guessing.
 """
 import json
 import re
-from dataclasses import dataclass, replace
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from .errors import AmbiguousReference, InvalidReference, NotFound
 

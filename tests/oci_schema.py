@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from jsonschema import Draft4Validator, FormatChecker
@@ -40,7 +40,7 @@ class InvalidDocument(AssertionError):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validators() -> dict:
     if not SCHEMA_DIR.is_dir():
         raise InvalidDocument(f"OCI schemas not found at {SCHEMA_DIR} (shared/ must sit beside the repo)")

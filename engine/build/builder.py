@@ -16,11 +16,12 @@ RUN), copy.py (COPY and ADD); this module drives the stages."""
 import json
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import InvalidArgument, NotFound
 from ..images import manifest as mf
-from ..images.catalog import get as get_image, resolve
+from ..images.catalog import get as get_image
+from ..images.catalog import resolve
 from ..images.config import host_arch, timestamp
 from ..images.ingest import add_image
 from ..images.inspect import config_of, layer_chain
@@ -124,8 +125,8 @@ class Builder(CopySteps, Steps):
 
     # -- the build
     def run(self) -> str:
-        from ..images.catalog import tag as tag_image
         from .. import reference
+        from ..images.catalog import tag as tag_image
         for t in self.tags:
             if reference.parse(t).digest:
                 raise InvalidArgument(f"invalid tag {t!r}: a tag cannot carry a digest")

@@ -238,10 +238,10 @@ def _untar(path: str, dest: str) -> None:
     with tarfile.open(path) as tf:
         try:
             tf.extractall(dest, filter="tar")
-        except TypeError:  # no extraction filters in this python
+        except TypeError:  # no extraction filters in this python: check the names ourselves
             for m in tf.getmembers():
                 if m.name.startswith("/") or ".." in m.name.split("/"):
-                    raise InvalidArgument(f"ADD {path}: unsafe path in archive: {m.name}")
+                    raise InvalidArgument(f"ADD {path}: unsafe path in archive: {m.name}") from None
             tf.extractall(dest)
 
 

@@ -28,7 +28,8 @@ import threading
 
 from .. import reference
 from ..errors import Conflict, DockyardError, InvalidArgument
-from ..images import fileindex, manifest as mf
+from ..images import fileindex
+from ..images import manifest as mf
 from ..images.catalog import get as get_image
 from ..images.config import timestamp, with_env
 from ..images.ingest import LayerRecord, add_image

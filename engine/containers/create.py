@@ -9,11 +9,12 @@ import time
 
 from ..errors import Conflict, InvalidArgument
 from ..images.catalog import resolve
-from ..store.events import record_event
 from ..images.inspect import config_of, layer_chain
 from ..store import Store
+from ..store.events import record_event
 from ..store.fsutil import fsync_dir, rmtree
-from . import names, spec as specmod, volumes
+from . import names, volumes
+from . import spec as specmod
 from .options import RunOptions
 from .records import container_dir
 from .users import resolve_user

@@ -13,12 +13,11 @@ import tarfile
 
 from ..images.catalog import get as get_image
 from ..images.inspect import layer_chain
-from ..layers.overlaydir import is_opaque, is_whiteout
 from ..layers.digest import CHUNK
+from ..layers.overlaydir import is_opaque, is_whiteout
 from ..layers.pack import _Counter, _header, _xattrs, add_entry
 from ..store import Store
 from .records import ContainerRecord
-
 
 
 def sources(store: Store, rec: ContainerRecord) -> list[str]:

@@ -36,7 +36,7 @@ class ContainerSummary:
 def dir_size(path: str) -> int:
     total = 0
     seen = set()
-    for dirpath, dirs, files in os.walk(path):
+    for dirpath, _dirs, files in os.walk(path):
         for n in files:
             try:
                 st = os.lstat(os.path.join(dirpath, n))

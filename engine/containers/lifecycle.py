@@ -9,8 +9,8 @@ import signal
 import time
 
 from ..errors import Conflict, DockyardError
-from ..store.events import record_event
 from ..store import Store
+from ..store.events import record_event
 from ..store.fsutil import atomic_write, rmtree
 from . import signals
 from .records import ContainerRecord, find, set_state
@@ -121,7 +121,7 @@ def wait(store: Store, ref: str, timeout: float | None = None) -> int | None:
     rec = find(store, ref)
     deadline = None if timeout is None else time.monotonic() + timeout
     if runtime_state(rec).get("status") in ("running", "paused"):
-        import socket
+
         from ..runtime.client import MonitorClient
         try:
             client = MonitorClient(rec.dir)
@@ -131,7 +131,7 @@ def wait(store: Store, ref: str, timeout: float | None = None) -> int | None:
             try:
                 client.sock.settimeout(timeout)
                 client.wait()
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 return None
             except DockyardError:
                 pass
@@ -256,6 +256,7 @@ def prune(store: Store) -> list[str]:
 def rename(store: Store, ref: str, new_name: str) -> None:
     """docker rename: the name only (not the hostname), running or not."""
     import sqlite3
+
     from .create import check_name
     rec = find(store, ref)
     new_name = new_name.lstrip("/")

@@ -66,6 +66,7 @@ def sample(rec: ContainerRecord, pid: int | None, previous: "Stats | None" = Non
 def top(store: Store, rec: ContainerRecord) -> tuple[list[str], list[list[str]]]:
     """ps -ef style rows for the container's processes."""
     import psutil
+
     from ..runtime.cgroups import Cgroup
     if not is_running(rec):
         raise Conflict(f"container {rec.id[:12]} is not running")

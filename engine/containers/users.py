@@ -20,7 +20,7 @@ def read_from_layers(lowerdirs_top_first: list[str], path: str) -> str | None:
             return None  # whiteout: deleted in this layer
         if not stat.S_ISREG(st.st_mode):
             return None
-        with open(full, "r", encoding="utf-8", errors="replace") as f:
+        with open(full, encoding="utf-8", errors="replace") as f:
             return f.read()
     return None
 

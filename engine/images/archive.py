@@ -45,10 +45,10 @@ from typing import BinaryIO
 
 import zstandard
 
-from .config import host_arch
 from ..errors import CorruptArchive, DigestMismatch, NotFound
 from ..layers import compression
 from . import manifest as mf
+from .config import host_arch
 
 CHUNK = 1 << 20
 MAX_JSON = 64 << 20      # manifests, indexes, configs: refuse to read more into memory

@@ -29,7 +29,7 @@ import hashlib
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 from .. import reference
 from ..errors import CorruptArchive, DigestMismatch, InvalidArgument
@@ -139,7 +139,7 @@ class _Stream:
     what: str
 
 
-_Entry = Union[bytes, _Stream]
+_Entry = bytes | _Stream
 
 
 def _info(name: str, size: int = 0, is_dir: bool = False) -> tarfile.TarInfo:

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from ..errors import DigestMismatch, DockyardError
 from ..layers.verify import verify_layer_dir
 from ..store import Store
+from ..store.events import record_event
 from . import manifest as mf
 from .catalog import collect_garbage, reachable_layers, referenced_blobs
-from ..store.events import record_event
 from .ingest import parse_config
 
 

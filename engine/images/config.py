@@ -15,8 +15,8 @@ def host_arch() -> str:
 
 def timestamp(t: float | None = None) -> str:
     """RFC 3339 in UTC with nanoseconds, as Go's time.Time marshals."""
-    dt = datetime.datetime.fromtimestamp(t, datetime.timezone.utc) if t is not None else \
-        datetime.datetime.now(datetime.timezone.utc)
+    dt = datetime.datetime.fromtimestamp(t, datetime.UTC) if t is not None else \
+        datetime.datetime.now(datetime.UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond:06d}000Z"
 
 

@@ -5,15 +5,17 @@ layer dirs, by rename); the database rows that make them visible come last, in
 one transaction, so a crash leaves only unreferenced files that a sweep removes."""
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from ..errors import CorruptArchive, DigestMismatch
 from ..layers import apply_layer, chain_ids, compression
 from ..store import Store
 from ..store.blobs import CHUNK
-from ..store.events import record_event  # noqa: F401  (re-exported)
-from . import fileindex, manifest as mf
+from ..store.events import record_event
+from . import fileindex
+from . import manifest as mf
 
 
 @dataclass

@@ -2,14 +2,16 @@
 import io
 import os
 import shutil
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 from .. import reference
 from ..errors import CorruptArchive, InvalidReference
 from ..layers import compression
 from ..store import Store
 from ..store.fsutil import staging_name
-from . import archive, archive_write, manifest as mf
+from . import archive, archive_write
+from . import manifest as mf
 from .catalog import ImageRecord, resolve
 from .ingest import add_image, ingest_layer, parse_config
 

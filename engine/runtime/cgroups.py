@@ -28,11 +28,34 @@ import time
 
 from engine.errors import DockyardError
 
-from .cgroups_layout import (PREFIX, V1_KNOWN, V1_USED, V2_USED, Layout, _check_path, cgroup_path_for, detect,
-                             leftover_cgroups, parse_mountinfo)
-from .cgroups_resources import (DEFAULT_CPU_PERIOD, MIN_MEMORY, _cpu_writes, _device_rule, _kv, _limit,
-                                _memory_writes, _pids_writes, _shown, check_resources, cpus_to_quota, human_size,
-                                parse_blkio, parse_io_stat, shares_to_weight)
+from .cgroups_layout import (
+    PREFIX,
+    V1_KNOWN,
+    V1_USED,
+    V2_USED,
+    Layout,
+    _check_path,
+    cgroup_path_for,
+    detect,
+    leftover_cgroups,
+    parse_mountinfo,
+)
+from .cgroups_resources import (
+    DEFAULT_CPU_PERIOD,
+    MIN_MEMORY,
+    _cpu_writes,
+    _device_rule,
+    _kv,
+    _memory_writes,
+    _pids_writes,
+    _shown,
+    check_resources,
+    cpus_to_quota,
+    human_size,
+    parse_blkio,
+    parse_io_stat,
+    shares_to_weight,
+)
 
 __all__ = ["PREFIX", "V1_KNOWN", "V1_USED", "V2_USED", "Layout", "cgroup_path_for", "detect", "leftover_cgroups",
            "parse_mountinfo", "DEFAULT_CPU_PERIOD", "MIN_MEMORY", "check_resources", "cpus_to_quota", "human_size",
@@ -255,7 +278,7 @@ class Cgroup:
         """cgroup.procs of this cgroup and every cgroup below it, in every hierarchy."""
         out = []
         for d in self.dirs():
-            for top, subdirs, _ in os.walk(d):
+            for top, _subdirs, _ in os.walk(d):
                 out.append(os.path.join(top, "cgroup.procs"))
         return out
 
@@ -348,65 +371,9 @@ class Cgroup:
     def stats(self) -> dict:
         """cpu_usage_ns, memory_usage, memory_limit (None: unlimited), memory_cache,
         pids_current, pids_limit (None: unlimited), blkio_read_bytes, blkio_write_bytes.
-        A value the host cannot give is None."""
-        if not self.exists():
-            raise DockyardError(f"cgroup {self.path} does not exist")
-        s: dict = dict.fromkeys(("cpu_usage_ns", "memory_usage", "memory_limit", "memory_cache",
-                                 "pids_current", "pids_limit", "blkio_read_bytes", "blkio_write_bytes"))
-
-        def rd(d: str, name: str) -> str | None:
-            try:
-                return _read(os.path.join(d, name))
-            except OSError:
-                return None
-
-        d = self._dir("cpuacct")
-        if d and d[0] == "v1":
-            t = rd(d[1], "cpuacct.usage")
-            s["cpu_usage_ns"] = int(t) if t else None
-        elif self._v2:
-            t = rd(self._v2, "cpu.stat")      # a core file on v2, with or without the cpu controller
-            if t and "usage_usec" in t:
-                s["cpu_usage_ns"] = _kv(t)["usage_usec"] * 1000
-        d = self._dir("memory")
-        if d:
-            v1 = d[0] == "v1"
-            t = rd(d[1], "memory.usage_in_bytes" if v1 else "memory.current")
-            s["memory_usage"] = int(t) if t else None
-            t = rd(d[1], "memory.limit_in_bytes" if v1 else "memory.max")
-            s["memory_limit"] = _limit(t) if t else None
-            t = rd(d[1], "memory.stat")
-            if t:
-                kv = _kv(t)
-                s["memory_cache"] = kv.get("total_cache", kv.get("cache")) if v1 else kv.get("file")
-        d = self._dir("pids")
-        if d:
-            t = rd(d[1], "pids.current")
-            s["pids_current"] = int(t) if t else None
-            t = rd(d[1], "pids.max")
-            s["pids_limit"] = _limit(t) if t else None
-        else:
-            s["pids_current"] = len(self.pids())
-        d = self._dir("blkio") or self._dir("io")
-        if d and d[0] == "v1":
-            got = None
-            for name in ("blkio.io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive",
-                         "blkio.throttle.io_service_bytes", "blkio.bfq.io_service_bytes_recursive"):
-                t = rd(d[1], name)
-                if t is None:
-                    continue
-                r, w, seen = parse_blkio(t)
-                if got is None or seen:
-                    got = (r, w)
-                if seen:
-                    break
-            if got:
-                s["blkio_read_bytes"], s["blkio_write_bytes"] = got
-        elif d:
-            t = rd(d[1], "io.stat")
-            if t is not None:
-                s["blkio_read_bytes"], s["blkio_write_bytes"] = parse_io_stat(t)
-        return s
+        A value the host cannot give is None (cgroups_stats.py)."""
+        from .cgroups_stats import read_stats  # only the engine reads numbers, never a monitor
+        return read_stats(self)
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed for running out of this cgroup's memory."""

@@ -17,7 +17,8 @@ until, follow, timestamps).
 """
 import os
 
-from .protocol import dumps as _dumps, loads as _loads
+from .protocol import dumps as _dumps
+from .protocol import loads as _loads
 from .state import rfc3339_nano
 
 LOG_FILE = "container.log"
@@ -176,8 +177,8 @@ def parse_time_arg(value, now: float | None = None) -> float | None:
         num, i, matched = "", i + len(unit), True
     if matched and not num:
         return (now if now is not None else time.time()) - total
-    from .state import parse_rfc3339
     from ..errors import InvalidArgument
+    from .state import parse_rfc3339
     try:
         return parse_rfc3339(s)
     except (ValueError, IndexError):
@@ -328,6 +329,7 @@ def _open_after(container_dir: str, ino: int):
 
 def _follow(container_dir, cur, rest: bytes, keep, out, until_t, poll, stop=None):
     import time
+
     from .state import parse_rfc3339, settled_state
     base = os.path.join(container_dir, LOG_FILE)
     buf = rest

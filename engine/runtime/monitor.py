@@ -98,7 +98,7 @@ def _serve(cdir: str, ready_fd: int, reexec: bool) -> int:
     from .monitor_setup import _setup
     try:
         handoff = _setup(cdir)
-    except BaseException as e:  # noqa: BLE001 - everything goes to the launcher
+    except BaseException as e:
         code = getattr(e, "exit_code", 125)
         msg = _message(e)
         _fail_state(msg, code if isinstance(code, int) else 125)

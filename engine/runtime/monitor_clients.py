@@ -164,7 +164,7 @@ class Clients:
                 return
             try:
                 self._request(c, ftype, payload)
-            except Exception as e:  # noqa: BLE001 - a bad request must not end the monitor
+            except Exception as e:
                 self._send(c, _frame(10, f"{type(e).__name__}: {e}".encode()))
 
     def _request(self, c: Conn, ftype: int, payload: bytes) -> None:
@@ -258,7 +258,7 @@ class Clients:
             self.user_paused = True
         try:
             self._set_frozen(True)
-        except Exception as e:  # noqa: BLE001 - told to the client; the container runs on
+        except Exception as e:
             if hold:
                 c.hold = False
                 self.holds.discard(c.fd)
@@ -297,7 +297,7 @@ class Clients:
         if not self.holds and not self.user_paused and not self.exiting:
             try:
                 self._set_frozen(False)
-            except Exception:  # noqa: BLE001 - the cgroup went with the container
+            except Exception:
                 pass
 
     def _set_frozen(self, frozen: bool, force: bool = False) -> None:

@@ -312,7 +312,7 @@ def _exec_helper(init_pid: int, cgroup_path, process: dict, stdio, tty: bool, re
             report["pid"] = sp.pid
             _release(sp.start_w)
             report["error"] = read_error(sp.error_r)
-        except BaseException as e:  # noqa: BLE001 - reported to the client
+        except BaseException as e:
             code = getattr(e, "exit_code", None)
             report["error"] = {"message": _message(e), "exit_code": code if isinstance(code, int) else 126}
         os.write(rep_w, dumps(report).encode())

@@ -34,7 +34,7 @@ class Exit:
             cg = self._cgroup()
             if cg is not None:
                 cg.destroy()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         from .state import rfc3339_nano, write_state
         try:
@@ -108,7 +108,7 @@ class Exit:
         try:
             if cg is not None:
                 cg.destroy()
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             error = f"cannot remove the container's cgroup: {e}"
         if self.start_error:
             error, code = self.start_error
@@ -155,7 +155,7 @@ class Exit:
         try:
             from ..store.container_exit import record_die
             record_die(self.dir, code, self.h.get("name"))
-        except Exception:  # noqa: BLE001 - an event lost is no reason to fail
+        except Exception:
             pass
 
     def _autoremove(self, code: int | None = None) -> None:
@@ -167,5 +167,5 @@ class Exit:
             return  # not there: the engine removes it at its next start
         try:
             remove_container(self.dir, code, self.h.get("name"))
-        except Exception:  # noqa: BLE001 - the container has exited either way
+        except Exception:
             pass

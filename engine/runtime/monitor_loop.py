@@ -5,8 +5,7 @@ json-file log (logs.py), to a 64 KiB replay ring and to attached clients
 import os
 import sys
 
-from .monitor_base import (LOG_FILE, MODULE, PACKAGE_ROOT, READ_SIZE, _answer, _frame, _handoff_fds, _listen,
-                           _release)
+from .monitor_base import LOG_FILE, MODULE, PACKAGE_ROOT, READ_SIZE, _answer, _frame, _handoff_fds, _listen, _release
 from .monitor_clients import Clients, Conn
 from .monitor_exec import EXEC_DRAIN_TIMEOUT, Exec, Execs
 from .monitor_exit import Exit
@@ -102,7 +101,7 @@ class Monitor(Clients, Execs, Exit):
     def run(self) -> int:
         try:
             return self._run()
-        except BaseException as e:  # noqa: BLE001 - a bug must not leave the container unwatched
+        except BaseException as e:
             return self._crashed(e)
 
     def _run(self) -> int:
@@ -110,6 +109,7 @@ class Monitor(Clients, Execs, Exit):
         import _socket
         import select
         import time
+
         from .logs import LogWriter
         from .state import write_state
         self._time = time

@@ -12,6 +12,7 @@ def _setup(cdir: str) -> dict:
     """Stage 1: everything that needs the heavy modules. Returns what stage 2
     needs (fds to inherit, the pid, options)."""
     from .protocol import loads
+
     # Exec'd processes are spawned by short-lived helpers and re-parented to
     # us (kept across the execve into stage 2).
     from .syscalls import prctl

@@ -1,9 +1,8 @@
 """Network namespace set-up done from inside the container's init: bring the
 loopback interface up (ioctl on a datagram socket; no pyroute2 here)."""
+import _socket  # the C module: `socket` would pull in enum, selectors…
 import fcntl
 import struct
-
-import _socket  # the C module: `socket` would pull in enum, selectors…
 
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914

@@ -23,9 +23,9 @@ def rfc3339_nano(ns: int | None = None) -> str:
         ns = time.time_ns()
     sec, frac = divmod(ns, 1_000_000_000)
     t = time.gmtime(sec)
-    base = "%04d-%02d-%02dT%02d:%02d:%02d" % (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+    base = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
     if frac:
-        base += ("." + "%09d" % frac).rstrip("0")
+        base += f".{frac:09d}".rstrip("0")
     return base + "Z"
 
 

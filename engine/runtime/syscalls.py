@@ -4,7 +4,6 @@ Standard library only: this is imported by the per-container monitor."""
 import ctypes
 import os
 
-
 _libc = ctypes.CDLL(None, use_errno=True)
 
 # <sched.h>

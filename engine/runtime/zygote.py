@@ -100,7 +100,7 @@ def _compute_fingerprint() -> str:
                 continue
             parts.append(f"{d}/{n}\0{st.st_mtime_ns}\0{st.st_size}")
     data = "\n".join(parts).encode()
-    return "%08x%08x" % (zlib.crc32(data), zlib.crc32(data[::-1]))
+    return f"{zlib.crc32(data):08x}{zlib.crc32(data[::-1]):08x}"
 
 
 def run_dir(root: str) -> str:
@@ -209,8 +209,9 @@ def _spawn(root: str, fp: str, timeout: float) -> bool:
     is just starting (it holds the lock), waits a moment for its socket."""
     import subprocess
     import time
-    from .ready import read_line
+
     from .monitor_flags import FAST_FLAGS
+    from .ready import read_line
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -31,19 +31,22 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir("/")
     try:
         lsock = _bind(root, fp)
-    except BaseException:  # noqa: BLE001 - the launcher falls back to a direct start
+    except BaseException:
         lsock = None
     if lsock is None:
         _say(ready_fd, b"busy\n")
         return 0
     # Everything a monitor and a container init need, imported once, here.
-    import gc
-    import signal
-    from . import cgroups, init, logs, monitor, monitor_loop, monitor_setup, protocol, seccomp, state  # noqa: F401
     import ctypes  # noqa: F401  (seccomp.load_bpf)
+    import gc
     import hashlib  # noqa: F401  (seccomp.cached_bpf: 3 ms of OpenSSL loading)
-    from ..store import container_exit  # noqa: F401  (--rm: json, shutil)
-    from ..store import db  # noqa: F401  (--rm: sqlite3)
+    import signal
+
+    from ..store import (
+        container_exit,  # noqa: F401  (--rm: json, shutil)
+        db,  # noqa: F401  (--rm: sqlite3)
+    )
+    from . import cgroups, init, logs, monitor, monitor_loop, monitor_setup, protocol, seccomp, state  # noqa: F401
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked monitors are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     gc.collect()
@@ -113,7 +116,6 @@ def _unbind(root: str, fp: str) -> None:
 
 
 def _serve(root: str, fp: str, lsock, monitor, served: frozenset) -> None:
-    import socket
     containers = os.path.realpath(os.path.join(root, "containers"))
     try:
         idle = float(os.environ.get("DOCKYARD_ZYGOTE_IDLE") or IDLE_SECONDS)
@@ -123,7 +125,7 @@ def _serve(root: str, fp: str, lsock, monitor, served: frozenset) -> None:
     while True:
         try:
             conn, _ = lsock.accept()
-        except socket.timeout:
+        except TimeoutError:
             break
         except InterruptedError:
             continue
@@ -216,7 +218,7 @@ def _call(conn, arg: bytes, fds: list[int], lsock, served: frozenset) -> None:
     try:
         mod = importlib.import_module(module)
         serve = mod.serve_forked
-    except Exception as e:  # noqa: BLE001 - the caller falls back to doing the work itself
+    except Exception as e:
         conn.sendall(b"error: %s\n" % str(e).encode(errors="replace")[:200])
         return
     pid = os.fork()

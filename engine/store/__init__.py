@@ -2,8 +2,8 @@
 import os
 
 from .blobs import BlobStore, check_digest
-from .fsutil import rmtree
 from .db import Database
+from .fsutil import rmtree
 from .layerdirs import LayerDirs
 from .lock import StoreLock
 

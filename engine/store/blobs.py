@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+
 TYPE_CHECKING = False  # typing itself costs every command start 2 ms
 if TYPE_CHECKING:
     from typing import BinaryIO
@@ -26,7 +27,7 @@ class BlobWriter(io.RawIOBase):
     """A staging file that hashes what is written; commit() verifies and renames it
     into the store, abort() throws it away."""
 
-    def __init__(self, store: "BlobStore", expected: str | None = None, what: str = "blob"):
+    def __init__(self, store: BlobStore, expected: str | None = None, what: str = "blob"):
         self._store = store
         self._expected = check_digest(expected) if expected else None
         self._what = what

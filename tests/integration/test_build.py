@@ -265,7 +265,7 @@ def test_other_instructions(root, ctx, tmp_path):
 
 
 def test_dockerfile_and_context_from_stdin(root, ctx, tmp_path):
-    p = run_cli("build", "-f", "-", "-t", "fromstdin", str(ctx), root=root,
+    run_cli("build", "-f", "-", "-t", "fromstdin", str(ctx), root=root,
                 input=b"FROM localhost/busybox:latest\nCOPY src/a.txt /a\nCMD [\"cat\", \"/a\"]\n")
     assert run_cli("run", "--rm", "fromstdin", root=root).stdout == b"hello\n"
     import io

@@ -301,6 +301,7 @@ def test_a_commit_killed_while_it_holds_the_pause_leaves_the_container_running(r
     import signal
     import subprocess
     import sys
+
     from engine.runtime.cgroups import Cgroup
     from tests.conftest import ROOT, wait_for
     cid = dy(root, "run", "-d", "--name", "k9", "busybox", "sh", "-c",

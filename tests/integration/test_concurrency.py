@@ -3,8 +3,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from engine import Engine
 from tests.conftest import ROOT, need_root
 from tests.integration.test_images import rootfs_tar

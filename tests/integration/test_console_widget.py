@@ -41,14 +41,14 @@ class ConsoleApp(App, inherit_bindings=False):
 
 
 @pytest.fixture
-def engine(root):  # noqa: F811
+def engine(root):
     from engine import Engine
     eng = Engine(root)
     yield eng
     eng.close()
 
 
-def start_shell(root, name: str) -> None:  # noqa: F811
+def start_shell(root, name: str) -> None:
     p = dy(root, "run", "-dit", "--name", name, "busybox", "sh")
     assert p.returncode == 0, p.stderr
 
@@ -70,7 +70,7 @@ async def ready(pilot, console) -> None:
     await until(pilot, lambda: any("#" in line for line in lines(console)), what="the shell's prompt")
 
 
-def test_attach_echo_vi_and_detach(root, engine):  # noqa: F811
+def test_attach_echo_vi_and_detach(root, engine):
     start_shell(root, "con1")
 
     async def go():
@@ -122,7 +122,7 @@ def test_attach_echo_vi_and_detach(root, engine):  # noqa: F811
     assert engine.container("con1").status == "exited"
 
 
-def test_exec_console(root, engine):  # noqa: F811
+def test_exec_console(root, engine):
     start_shell(root, "con2")
 
     async def go():
@@ -149,7 +149,7 @@ def test_exec_console(root, engine):  # noqa: F811
     assert engine.container("con2").status == "running"   # only the exec ended
 
 
-def test_flood_does_not_stop_keys(root, engine):  # noqa: F811
+def test_flood_does_not_stop_keys(root, engine):
     """An exec console with a small budget and queue limit, and no jumps, so
     that the UI parses slower than `yes` writes: the socket stops being read
     (backpressure: the monitor pauses the exec's output) and keys still get
@@ -173,7 +173,7 @@ def test_flood_does_not_stop_keys(root, engine):  # noqa: F811
     run(go())
 
 
-def test_attached_flood_skips_ahead_instead_of_being_dropped(root, engine):  # noqa: F811
+def test_attached_flood_skips_ahead_instead_of_being_dropped(root, engine):
     """A flood in an attach console that parses slowly (a small budget, no
     jumps): the monitor never pauses a container's own output and drops a
     client more than 4 MiB behind, so the console keeps reading and drops the
@@ -198,7 +198,7 @@ def test_attached_flood_skips_ahead_instead_of_being_dropped(root, engine):  # n
     run(go())
 
 
-def test_scrollback_by_keys_and_wheel(root, engine):  # noqa: F811
+def test_scrollback_by_keys_and_wheel(root, engine):
     start_shell(root, "con4")
 
     async def go():
@@ -210,7 +210,7 @@ def test_scrollback_by_keys_and_wheel(root, engine):  # noqa: F811
             await ready(pilot, c)
             await type_line(pilot, "seq 1 100")
             await until(pilot, lambda: "100" in lines(c), what="seq's output")
-            shown = lambda: "".join(s.text for s in c.render_line(0)).strip()  # noqa: E731
+            shown = lambda: "".join(s.text for s in c.render_line(0)).strip()
             top = shown()
             await pilot.press("shift+pageup")
             assert c._back > 0 and shown() != top
@@ -236,7 +236,7 @@ def test_scrollback_by_keys_and_wheel(root, engine):  # noqa: F811
     run(go())
 
 
-def test_flood_is_jumped_over_and_keys_echo(root, engine):  # noqa: F811
+def test_flood_is_jumped_over_and_keys_echo(root, engine):
     """`yes` in the foreground of an exec console with the default settings:
     the console passes over the flood (most of it would scroll out of the
     scrollback unseen), typed keys are echoed by the tty behind it and reach
@@ -275,7 +275,7 @@ async def seq_screen(pilot, c, n: int = 200) -> None:
     await until(pilot, lambda: lines(c)[c.screen_model.y].endswith("#"), what="the prompt after seq")
 
 
-def test_copy_mode_keys_copy_from_the_scrollback(root, engine):  # noqa: F811
+def test_copy_mode_keys_copy_from_the_scrollback(root, engine):
     start_shell(root, "con6")
 
     async def go():
@@ -318,7 +318,7 @@ def test_copy_mode_keys_copy_from_the_scrollback(root, engine):  # noqa: F811
     run(go())
 
 
-def test_mouse_drag_copies_unless_the_program_has_the_mouse(root, engine):  # noqa: F811
+def test_mouse_drag_copies_unless_the_program_has_the_mouse(root, engine):
     start_shell(root, "con7")
 
     async def go():
@@ -363,7 +363,7 @@ def test_mouse_drag_copies_unless_the_program_has_the_mouse(root, engine):  # no
     run(go())
 
 
-def test_program_clipboard_title_and_bell(root, engine):  # noqa: F811
+def test_program_clipboard_title_and_bell(root, engine):
     """OSC 52 from a program reaches the real clipboard only when allowed;
     the title (OSC 0) and the bell are announced."""
     start_shell(root, "con8")

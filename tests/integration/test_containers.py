@@ -81,6 +81,7 @@ def _bounded(root, *args):
     """The CLI with a guard against hanging (what exec into a paused container did)."""
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT)
     return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, env=env, cwd=ROOT,

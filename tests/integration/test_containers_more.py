@@ -6,16 +6,14 @@ import os
 import signal
 import time
 
-
 from engine import Engine
 from tests.conftest import need_tool, wait_for
 from tests.integration.test_containers import dy
 
-
 _wait_for = wait_for
 
 
-def test_engine_reconciles_a_container_whose_monitor_died(root):  # noqa: F811
+def test_engine_reconciles_a_container_whose_monitor_died(root):
     cid = dy(root, "run", "-d", "busybox", "sleep", "300").stdout.decode().strip()
     state = json.load(open(os.path.join(root, "containers", cid, "state.json")))
     os.kill(state["monitor_pid"], signal.SIGKILL)  # the monitor dies; its container goes with it
@@ -32,7 +30,7 @@ def test_engine_reconciles_a_container_whose_monitor_died(root):  # noqa: F811
     assert dy(root, "rm", cid).returncode == 0
 
 
-def test_restart_ps_flags_top_stats(root):  # noqa: F811
+def test_restart_ps_flags_top_stats(root):
     dy(root, "run", "-d", "--name", "web", "busybox", "sh", "-c", "echo x > /big; sleep 300")
     dy(root, "run", "--name", "done", "busybox", "true")
     ps = dy(root, "ps", "--format", "json").stdout.decode().splitlines()
@@ -52,7 +50,7 @@ def test_restart_ps_flags_top_stats(root):  # noqa: F811
     dy(root, "rm", "-f", "web", "done")
 
 
-def test_logs_tail_since_timestamps(root):  # noqa: F811
+def test_logs_tail_since_timestamps(root):
     dy(root, "run", "--name", "talk", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done")
     assert dy(root, "logs", "--tail", "2", "talk").stdout == b"line4\nline5\n"
     ts = dy(root, "logs", "-t", "talk").stdout.decode().splitlines()
@@ -77,7 +75,7 @@ PROBE = ("grep -E '^(CapEff|CapBnd|CapPrm|Seccomp|NoNewPrivs):' /proc/self/statu
          "ls /proc | grep -cE '^[0-9]+$' | sed 's/^/fewpids=/'")
 
 
-def test_same_security_probe_as_podman(root, tmp_path):  # noqa: F811
+def test_same_security_probe_as_podman(root, tmp_path):
     """The same probe in podman (with Docker's capability set) and in dockyard,
     on the same image: the same answers."""
     need_tool("podman")
@@ -110,12 +108,12 @@ def test_same_security_probe_as_podman(root, tmp_path):  # noqa: F811
     assert fields(mine) == fields(theirs)
 
 
-def test_no_leaks_over_many_cycles(root):  # noqa: F811
+def test_no_leaks_over_many_cycles(root):
     eng = Engine(root)
     from engine.containers.options import RunOptions
     try:
         ids = []
-        for i in range(200):
+        for _ in range(200):
             cid = eng.create_container(RunOptions(image="busybox", command=["true"]))
             eng.start_container(cid)
             assert eng.wait_container(cid, 30) == 0
@@ -129,7 +127,7 @@ def test_no_leaks_over_many_cycles(root):  # noqa: F811
         eng.close()
 
 
-def test_info_and_version(root):  # noqa: F811
+def test_info_and_version(root):
     cid = dy(root, "run", "-d", "busybox", "sleep", "300").stdout.decode().strip()
     dy(root, "create", "busybox", "true")
     i = json.loads(dy(root, "info", "--format", "json").stdout)
@@ -143,7 +141,7 @@ def test_info_and_version(root):  # noqa: F811
     dy(root, "rm", "-f", cid)
 
 
-def test_format_templates_as_docker(root):  # noqa: F811
+def test_format_templates_as_docker(root):
     cid = dy(root, "run", "-d", "--name", "web", "busybox", "sleep", "300").stdout.decode().strip()
     dy(root, "create", "--name", "idle", "busybox", "true")
     assert dy(root, "ps", "-a", "--format", "{{.Names}}\\t{{.State}}").stdout.decode().splitlines() == \
@@ -163,12 +161,12 @@ def test_format_templates_as_docker(root):  # noqa: F811
     dy(root, "rm", "-f", "web", "idle")
 
 
-def test_rename_and_more_ps_filters(root):  # noqa: F811
+def test_rename_and_more_ps_filters(root):
     dy(root, "run", "--name", "first", "busybox", "sh", "-c", "exit 3")
     dy(root, "create", "--name", "second", "busybox", "true")
     dy(root, "create", "--name", "third", "busybox", "true")
     assert dy(root, "rename", "second", "middle").returncode == 0
-    names = lambda *f: dy(root, "ps", "-a", "--format", "{{.Names}}", *f).stdout.decode().split()  # noqa: E731
+    names = lambda *f: dy(root, "ps", "-a", "--format", "{{.Names}}", *f).stdout.decode().split()
     assert names() == ["third", "middle", "first"]
     assert names("--filter", "exited=3") == ["first"] and names("--filter", "exited=0") == []
     assert names("--filter", "before=middle") == ["first"] and names("--filter", "since=middle") == ["third"]
@@ -182,7 +180,7 @@ def test_rename_and_more_ps_filters(root):  # noqa: F811
     dy(root, "rm", "first", "middle", "third")
 
 
-def test_a_log_follower_can_be_told_to_stop(root):  # noqa: F811
+def test_a_log_follower_can_be_told_to_stop(root):
     """A reader following a quiet container's log ends when it says so, not
     at the container's next line (the TUI's logs tab when it is closed)."""
     import threading
@@ -208,10 +206,11 @@ def test_a_log_follower_can_be_told_to_stop(root):  # noqa: F811
         eng.close()
 
 
-def test_events_as_docker(root):  # noqa: F811
+def test_events_as_docker(root):
     import signal
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     t0 = time.time()
     assert dy(root, "run", "--name", "ev", "busybox", "sh", "-c", "exit 3").returncode == 3

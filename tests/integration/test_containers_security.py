@@ -16,7 +16,7 @@ def _status(out: bytes) -> dict:
     return {k.strip(): v.strip() for k, v in (l.split(":", 1) for l in out.decode().splitlines() if ":" in l)}
 
 
-def test_cap_add_and_drop(root):  # noqa: F811
+def test_cap_add_and_drop(root):
     s = _status(dy(root, "run", "--rm", "--cap-drop", "NET_RAW", "--cap-drop", "chown", "busybox",
                    "sh", "-c", STATUS).stdout)
     dropped = int(DOCKER_CAPS, 16) & ~(1 << 13) & ~(1 << 0)
@@ -29,7 +29,7 @@ def test_cap_add_and_drop(root):  # noqa: F811
     assert p.returncode == 125 and b"unknown capability" in p.stderr
 
 
-def test_seccomp_options_and_no_new_privileges(root, tmp_path):  # noqa: F811
+def test_seccomp_options_and_no_new_privileges(root, tmp_path):
     s = _status(dy(root, "run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "sh", "-c", STATUS).stdout)
     assert s["Seccomp"] == "0"
     s = _status(dy(root, "run", "--rm", "--security-opt", "no-new-privileges", "busybox", "sh", "-c", STATUS).stdout)
@@ -45,7 +45,7 @@ def test_seccomp_options_and_no_new_privileges(root, tmp_path):  # noqa: F811
     assert p.returncode == 125 and b"seccomp profile" in p.stderr
 
 
-def test_privileged_lifts_the_defaults(root):  # noqa: F811
+def test_privileged_lifts_the_defaults(root):
     out = dy(root, "run", "--rm", "--privileged", "busybox", "sh", "-c",
              STATUS + "; mkdir -p /m && mount -t tmpfs x /m && echo mounted").stdout
     s = _status(out)
@@ -53,7 +53,7 @@ def test_privileged_lifts_the_defaults(root):  # noqa: F811
     assert b"mounted" in out
 
 
-def test_network_none_and_host(root):  # noqa: F811
+def test_network_none_and_host(root):
     none = dy(root, "run", "--rm", "busybox", "sh", "-c", "ls /sys/class/net").stdout.split()
     assert none == [b"lo"]
     host = dy(root, "run", "--rm", "--network", "host", "busybox", "sh", "-c", "ls /sys/class/net").stdout.split()
@@ -62,7 +62,7 @@ def test_network_none_and_host(root):  # noqa: F811
     assert p.returncode == 125 and b"not available yet" in p.stderr
 
 
-def test_two_clis_at_once(root):  # noqa: F811
+def test_two_clis_at_once(root):
     env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT)
     procs = [subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--name", f"par{i}", "busybox", "true"],
                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(6)]
@@ -81,11 +81,12 @@ def test_two_clis_at_once(root):  # noqa: F811
         dy(root, "rm", f"par{i}")
 
 
-def test_device_nodes_from_a_layer_are_unusable(root):  # noqa: F811
+def test_device_nodes_from_a_layer_are_unusable(root):
     """A layer may carry device nodes; the container cannot open them (the
     device cgroup's allow-list), as with docker."""
     import io
     import tarfile
+
     from engine import Engine
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as t:

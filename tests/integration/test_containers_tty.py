@@ -10,7 +10,7 @@ import sys
 import termios
 import time
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT
 from tests.integration.test_containers import dy
 
 
@@ -58,7 +58,7 @@ def _env(root):
     return dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT, TERM="xterm")
 
 
-def test_run_it_type_resize_detach_reattach(root):  # noqa: F811
+def test_run_it_type_resize_detach_reattach(root):
     t = Term([sys.executable, "-m", "tui.cli", "run", "-it", "--name", "tty1", "busybox", "sh"], _env(root),
              rows=30, cols=90)
     t.expect(b"# ")
@@ -83,7 +83,7 @@ def test_run_it_type_resize_detach_reattach(root):  # noqa: F811
     assert "Exited (7)" in dy(root, "ps", "-a").stdout.decode()
 
 
-def test_exec_it_through_a_pty(root):  # noqa: F811
+def test_exec_it_through_a_pty(root):
     dy(root, "run", "-d", "--name", "tty2", "busybox", "sleep", "300")
     t = Term([sys.executable, "-m", "tui.cli", "exec", "-it", "tty2", "sh"], _env(root), rows=20, cols=70)
     t.expect(b"# ")

@@ -1,7 +1,6 @@
 """The whole path through the engine and the CLI against podman and skopeo:
 dockyard save → podman load (same id and diff ids, and it runs there);
 podman save → dockyard load (same ids, same files)."""
-import io
 import json
 import os
 

@@ -81,8 +81,7 @@ class Bundles:
 
     def cleanup(self):
         from engine.runtime.cgroups import Cgroup
-        from engine.runtime.state import read_monitor_pid
-        from engine.runtime.state import is_monitor_of
+        from engine.runtime.state import is_monitor_of, read_monitor_pid
         problems = []
         for cdir, _ in self.made:
             pid = read_monitor_pid(cdir)
@@ -112,7 +111,7 @@ class Bundles:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
-        for cdir, cg_path in self.made:
+        for _cdir, cg_path in self.made:
             cg = Cgroup(cg_path)
             if cg.exists():
                 problems.append(f"cgroup {cg_path} left behind")
@@ -154,6 +153,7 @@ def wait_exited(cdir, timeout=15.0) -> dict:
 def read_until(client, needle: bytes, timeout=10.0) -> bytes:
     """Reads STDOUT/STDERR frames until `needle` shows up; returns all output."""
     import select
+
     from engine.runtime import protocol as P
     buf = b""
     deadline = time.monotonic() + timeout
@@ -250,9 +250,9 @@ def test_tty_attach_type_resize_detach_replay(bundles):
 def test_monitor_survives_its_launcher(bundles):
     from engine.runtime.client import MonitorClient
     cdir = bundles.make(["sh", "-c", "echo ready; read line; echo got $line"], open_stdin=True)
-    code = ("import sys, json; sys.path.insert(0, %r)\n"
+    code = (f"import sys, json; sys.path.insert(0, {ROOT!r})\n"
             "from engine.runtime import launcher\n"
-            "print(json.dumps(launcher.start(%r)))\n") % (ROOT, cdir)
+            f"print(json.dumps(launcher.start({cdir!r})))\n")
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err.decode()
@@ -319,6 +319,7 @@ def test_exec_in_running_container(bundles):
 
 def test_monitor_rss_and_abrupt_clients(bundles):
     import socket
+
     from engine.runtime.client import MonitorClient
     cdir = bundles.make(["sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.01; done"])
     ans = bundles.start(cdir)
@@ -486,8 +487,9 @@ def test_run_attached_without_tty(bundles):
 def test_run_attached_tty_detach_keys(bundles):
     """A local pty as the user's terminal: typed input reaches the shell, the
     window size is passed on, ctrl-p ctrl-q detaches (None), the container runs on."""
-    import threading
     import termios
+    import threading
+
     from engine import Session
     from tui.terminal import run_attached
     cdir = bundles.make(["sh"], tty=True, open_stdin=True)

@@ -80,10 +80,10 @@ def in_child(oci, probe, timeout=30.0):
                 if oci is not None:
                     seccomp.load(oci)
                 out = probe()
-            except BaseException as e:                          # noqa: BLE001 - reported to the parent
+            except BaseException as e:
                 out = {"error": f"{type(e).__name__}: {e}"}
             os.write(w, json.dumps(out).encode())
-        except BaseException:                                   # noqa: BLE001
+        except BaseException:
             code = 70
         finally:
             os._exit(code)

@@ -3,10 +3,10 @@ running container's process, against real containers: the events (stdout and
 stderr apart, exit, ended), stdin and its end, resize, signals, the exit code,
 and the code taken from the container's state when the monitor let go without
 telling the exit."""
-import pytest
-
 import json
 import os
+
+import pytest
 
 from tests.conftest import wait_for
 

@@ -2,15 +2,22 @@
 real containers): every action, marks and bulk actions, filters, the detail
 tabs, errors as notifications, live changes from another process."""
 import io
-import os
 import time
 
 import pytest
 
 from engine.containers.options import RunOptions
 from tests.conftest import run_cli
-from tests.integration.test_tui_helpers import (CHATTY, SLEEPER, remove_all_containers, rootfs_tar, run, sample_images,
-                                           status, until)
+from tests.integration.test_tui_helpers import (
+    CHATTY,
+    SLEEPER,
+    remove_all_containers,
+    rootfs_tar,
+    run,
+    sample_images,
+    status,
+    until,
+)
 from tui.app import DockyardApp
 from tui.dialogs.commit import CommitDialog
 from tui.dialogs.confirm import ConfirmDialog

@@ -4,13 +4,13 @@ attach and type, keys that reach the program instead of the app, detach
 closes the tab while the container runs on, an exec console and its exit in
 the tab title, quick commit from a console."""
 import pytest
+from textual.widgets import TabbedContent
 
 from tests.integration.test_containers import dy
 from tests.integration.test_tui_helpers import remove_all_containers, run, status, until
 from tui.app import DockyardApp, TabConsole
 from tui.config import Config
 from tui.dialogs.commit import CommitDialog
-from textual.widgets import TabbedContent
 
 SIZE = (120, 40)
 

@@ -182,6 +182,7 @@ def test_many_commands_at_once_on_a_new_root_share_one_zygote(root):
     one; all succeed, and one zygote is left."""
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     env = {k: v for k, v in os.environ.items() if k != "DOCKYARD_ZYGOTE"}
     env.update(DOCKYARD_ROOT=root, PYTHONPATH=ROOT)

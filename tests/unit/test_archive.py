@@ -11,9 +11,9 @@ import pytest
 import zstandard
 
 from engine.errors import CorruptArchive, DigestMismatch, InvalidArgument, NotFound
-from engine.images import archive, manifest as mf
-from engine.images.archive_write import (SaveImage, SaveLayer, familiar_name,
-                                         write_docker_archive, write_oci_archive)
+from engine.images import archive
+from engine.images import manifest as mf
+from engine.images.archive_write import SaveImage, SaveLayer, familiar_name, write_docker_archive, write_oci_archive
 from tests.oci_schema import validate
 
 

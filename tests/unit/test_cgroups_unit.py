@@ -6,9 +6,17 @@ import os
 import pytest
 
 from engine.errors import InvalidArgument
-from engine.runtime import cgroups
-from engine.runtime.cgroups import (Cgroup, Layout, check_resources, cgroup_path_for, cpus_to_quota,
-                                    leftover_cgroups, parse_mountinfo, shares_to_weight)
+from engine.runtime import cgroups, cgroups_resources
+from engine.runtime.cgroups import (
+    Cgroup,
+    Layout,
+    cgroup_path_for,
+    check_resources,
+    cpus_to_quota,
+    leftover_cgroups,
+    parse_mountinfo,
+    shares_to_weight,
+)
 
 MB = 1 << 20
 
@@ -254,9 +262,9 @@ def test_stat_parsers():
     assert cgroups.parse_blkio("Total 0\n") == (0, 0, False)
     io = "254:0 rbytes=1000 wbytes=2000 rios=3 wios=4 dbytes=0 dios=0\n8:0 rbytes=5 wbytes=6 rios=1 wios=1\n"
     assert cgroups.parse_io_stat(io) == (1005, 2006)
-    assert cgroups._limit("max\n") is None
-    assert cgroups._limit("9223372036854771712\n") is None
-    assert cgroups._limit("52428800\n") == 50 * MB
+    assert cgroups_resources._limit("max\n") is None
+    assert cgroups_resources._limit("9223372036854771712\n") is None
+    assert cgroups_resources._limit("52428800\n") == 50 * MB
     assert cgroups._kv("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")["oom_kill"] == 3
     assert cgroups.human_size(4 * MB) == "4MB"
     assert cgroups.human_size(1536 * 1024) == "1.5MB"

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from engine.build.parser import DockerfileError, check, name_values, parse, split_words
 from engine.build.builder import check_text
+from engine.build.parser import DockerfileError, check, name_values, parse, split_words
 
 # (Dockerfile, [(instruction, flags, arguments, form, start, end)])
 CASES = [

@@ -6,7 +6,7 @@ import pytest
 
 from engine.errors import CorruptArchive
 from engine.images import manifest as mf
-from tests.oci_schema import InvalidDocument, SCHEMA_DIR, validate
+from tests.oci_schema import SCHEMA_DIR, InvalidDocument, validate
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64

@@ -12,7 +12,6 @@ from engine.runtime.logs import LogWriter, log_files, parse_time_arg, read_logs
 from engine.runtime.state import parse_rfc3339, read_state, rfc3339_nano, write_state
 from tui.terminal import _DetachMatcher, parse_detach_keys
 
-
 # -- protocol -------------------------------------------------------------------
 
 def test_frame_round_trip_in_any_pieces():
@@ -194,6 +193,7 @@ def test_read_logs_follow_across_rotation(tmp_path, monkeypatch):
     """A follower sees every line while the writer rotates, and stops once
     state.json says exited."""
     import threading
+
     from engine.runtime import state as statemod
     monkeypatch.setattr(statemod, "monitor_alive", lambda st, d=None: True)
     d = str(tmp_path)

@@ -131,7 +131,7 @@ def test_fuzz_never_raises_and_keeps_invariants():
               b"m", b"H", b"J", b"K", b"L", b"M", b"@", b"P", b"X", b"r", b"I", b"Z", b"b", b"S",
               b"T", b"\x07", b"\x1b\\", b"\r", b"\n", b"\t", b"\x08", "中🐳é\u0301".encode(),
               b"abc", b"\xff", b"\xe4\xb8", b"38;5;", b"38;2;1;2;3", b"(0", b"#8", b"7", b"8"]
-    for seed in range(30):
+    for _ in range(30):
         t = Terminal(rnd.randint(1, 15), rnd.randint(1, 6), 5)
         data = b"".join(rnd.choice(pieces) for _ in range(400))
         for i in range(0, len(data), 37):

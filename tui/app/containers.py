@@ -2,8 +2,8 @@
 the app suspended (the real terminal handed over), commit."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 from textual import work
 from textual.widgets import TabbedContent

@@ -3,7 +3,7 @@ container, image and build actions), its layout and run_app."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from textual import on, work
 from textual.app import App, ComposeResult

@@ -1,7 +1,7 @@
 """The help screen's key groups and the command palette's actions."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from textual.app import SystemCommand
 from textual.screen import Screen

@@ -66,6 +66,7 @@ def build(eng: Engine, args) -> int:
     import shutil
     import tarfile
     import tempfile
+
     from engine import BuildError, read_dockerfile
     from engine import check_dockerfile as check_text
     tmp = None

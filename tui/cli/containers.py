@@ -5,8 +5,7 @@ import re
 import sys
 import time
 
-from engine import Engine
-from engine import RunOptions
+from engine import Engine, RunOptions
 from engine.errors import DockyardError, InvalidArgument
 
 from ..fmt import ago, human_duration, human_size, table
@@ -295,7 +294,7 @@ def logs(eng: Engine, args) -> int:
     until = _since(args.until) if getattr(args, "until", None) else None
     tail = None if args.tail in (None, "all") else int(args.tail)
     out, err = sys.stdout.buffer, sys.stderr.buffer
-    for stream, ts, data in eng.logs(args.container, tail=tail, since=since, until=until, follow=args.follow,
+    for stream, _ts, data in eng.logs(args.container, tail=tail, since=since, until=until, follow=args.follow,
                                      timestamps=args.timestamps):
         target = err if stream == "stderr" else out
         target.write(data)  # with timestamps, read_logs has put the time in front

@@ -215,6 +215,7 @@ def info(eng: Engine, args) -> int:
 
 def version(eng: Engine, args) -> int:
     import platform
+
     from engine import version as v
     print(f"Client: dockyard\n Version: {v()}\n Python: {platform.python_version()}\n"
           f" OS/Arch: linux/{platform.machine()}\n\nServer: dockyard engine (in-process)\n Version: {v()}\n"

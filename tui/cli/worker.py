@@ -18,8 +18,8 @@ import sys
 if not any(p.endswith("site-packages") for p in sys.path):
     site.main()  # what a normal start does: the venv (pyvenv.cfg), its site-packages, .pth files
 
-from . import main_local  # noqa: E402
-from .worker_proto import decode_request  # noqa: E402
+from . import main_local
+from .worker_proto import decode_request
 
 
 def warm() -> None:
@@ -65,7 +65,7 @@ def serve_forked(conn, payload: bytes, fds: list[int]) -> int:
             print(e.code, file=sys.stderr)
     except KeyboardInterrupt:
         code = 130
-    except Exception:  # noqa: BLE001 - what the command would have printed had it run in the caller
+    except Exception:
         import traceback
         traceback.print_exc()
         code = 1
@@ -86,7 +86,7 @@ def _reopen_stdio() -> None:
     """sys.stdin/stdout/stderr on the caller's descriptors, buffered as
     Python would have set them up for that process (line buffered on a tty)."""
     enc = "utf-8"
-    sys.stdin = open(0, "r", encoding=enc, errors="surrogateescape", closefd=False)
+    sys.stdin = open(0, encoding=enc, errors="surrogateescape", closefd=False)
     sys.stdout = open(1, "w", encoding=enc, errors="surrogateescape", closefd=False,
                       buffering=1 if os.isatty(1) else -1)
     sys.stderr = open(2, "w", encoding=enc, errors="backslashreplace", closefd=False, buffering=1)

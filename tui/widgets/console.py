@@ -75,24 +75,24 @@ class ConsoleView(ConsoleInput, CopyMode, Painting, Widget, can_focus=True):
         """Something for the tab's label: `what` is "title" (OSC 0/2), "bell"
         or "copy" (copy mode entered or left)."""
 
-        def __init__(self, console: "ConsoleView", what: str):
+        def __init__(self, console: ConsoleView, what: str):
             super().__init__()
             self.console = console
             self.what = what
 
         @property
-        def control(self) -> "ConsoleView":
+        def control(self) -> ConsoleView:
             return self.console
 
     class Detached(Message):
         """The detach chord was typed: the client is closed, the container keeps running."""
 
-        def __init__(self, console: "ConsoleView"):
+        def __init__(self, console: ConsoleView):
             super().__init__()
             self.console = console
 
         @property
-        def control(self) -> "ConsoleView":
+        def control(self) -> ConsoleView:
             return self.console
 
     class Exited(Message):
@@ -100,14 +100,14 @@ class ConsoleView(ConsoleInput, CopyMode, Painting, Widget, can_focus=True):
         reached: `code` is its exit code (None when unknown), `error` why it
         could not start or be attached."""
 
-        def __init__(self, console: "ConsoleView", code: int | None, error: str | None = None):
+        def __init__(self, console: ConsoleView, code: int | None, error: str | None = None):
             super().__init__()
             self.console = console
             self.code = code
             self.error = error
 
         @property
-        def control(self) -> "ConsoleView":
+        def control(self) -> ConsoleView:
             return self.console
 
     def __init__(self, engine, ref: str, mode: str = "attach", *, command: list[str] | None = None,

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import deque
 
 from rich.cells import cell_len, chop_cells
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding

@@ -5,8 +5,9 @@ the set or the order changed), keep the cursor on the same object, hold marks
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from rich.style import Style
 from rich.text import Text
@@ -47,19 +48,19 @@ class ResourceTable(DataTable):
     class Selected(Message):
         """The cursor is on another object (or on none)."""
 
-        def __init__(self, table: "ResourceTable", key: str | None, item: Any) -> None:
+        def __init__(self, table: ResourceTable, key: str | None, item: Any) -> None:
             super().__init__()
             self.table = table
             self.key = key
             self.item = item
 
     class FilterRequested(Message):
-        def __init__(self, table: "ResourceTable") -> None:
+        def __init__(self, table: ResourceTable) -> None:
             super().__init__()
             self.table = table
 
     class MarksChanged(Message):
-        def __init__(self, table: "ResourceTable") -> None:
+        def __init__(self, table: ResourceTable) -> None:
             super().__init__()
             self.table = table
 

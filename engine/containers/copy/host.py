@@ -13,8 +13,15 @@ from ...errors import DockyardError, NotFound
 from ...layers.digest import CHUNK
 from .errors import ContainerGone, CopyError, CopyNotFound, from_answer
 from .inside import write_tar
-from .paths import go_clean, go_dir, os_reason, prepare_archive_copy, resolve_host_source_path, \
-    resolve_local_path, split_path_dir_entry
+from .paths import (
+    go_clean,
+    go_dir,
+    os_reason,
+    prepare_archive_copy,
+    resolve_host_source_path,
+    resolve_local_path,
+    split_path_dir_entry,
+)
 
 HELPER_MODULE = "engine.containers.copy.shell"
 
@@ -55,6 +62,7 @@ class _Helper:
     def __init__(self, rec, mode: str, spec: dict, stdin):
         import subprocess
         import tempfile
+
         from ...runtime.launcher import PACKAGE_ROOT
         self.err = tempfile.TemporaryFile()
         spec = dict(spec, root=_root_spec(rec), parent=os.getpid())
@@ -253,6 +261,7 @@ def copy_out(store, ref: str, src_path: str, dest, *, follow: bool = False, arch
     import shutil
     import subprocess
     import tempfile
+
     from ...layers.apply import apply_layer
     rec = _record(store, ref)
     to_path = _is_path(dest)

@@ -22,8 +22,15 @@ from ...layers.digest import CHUNK
 from ...layers.pack import _children, _Counter, _header, _xattrs, add_entry
 from ...layers.scope import MAX_HOPS, Scope, clean_name
 from .errors import CopyError, CopyNotFound
-from .paths import container_abs, go_base, go_clean, prepare_archive_copy, rebase, specifies_current_dir, \
-    split_path_dir_entry
+from .paths import (
+    container_abs,
+    go_base,
+    go_clean,
+    prepare_archive_copy,
+    rebase,
+    specifies_current_dir,
+    split_path_dir_entry,
+)
 
 PSEUDO_FS = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "securityfs", "debugfs", "tracefs",
              "pstore", "bpf", "configfs", "fusectl", "binfmt_misc", "hugetlbfs", "efivarfs", "autofs", "nsfs"}

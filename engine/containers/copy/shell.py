@@ -37,7 +37,8 @@ import sys
 import tarfile  # noqa: F401
 import zlib  # noqa: F401
 
-from engine.containers.copy import errors as cperr, inside as cp
+from engine.containers.copy import errors as cperr
+from engine.containers.copy import inside as cp
 from engine.runtime import rootfs
 from engine.runtime import syscalls as sc
 
@@ -134,7 +135,7 @@ def main(argv: list[str]) -> int:
             raise cperr.CopyError(f"unknown copy mode {mode!r}")
     except BrokenPipeError:
         return 1
-    except BaseException as e:  # noqa: BLE001 - everything becomes the caller's error
+    except BaseException as e:
         line = (json.dumps(cperr.describe(e)) + "\n").encode()
         try:
             if said and mode == "out":

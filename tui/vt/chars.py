@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Optional
 
 WIDE_CONT = ""   # the char of the cell that continues a wide character
 
@@ -28,7 +27,7 @@ def char_width(ch: str) -> int:
     return w
 
 
-_special_re: Optional[re.Pattern] = None
+_special_re: re.Pattern | None = None
 
 
 def special_chars_re() -> re.Pattern:

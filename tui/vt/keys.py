@@ -4,8 +4,6 @@ bracketed paste, mouse tracking). Key names follow Textual's ("up",
 "ctrl+a", "shift+tab", "f5", "pageup"), without importing it."""
 from __future__ import annotations
 
-from typing import Optional
-
 CSI = "\x1b["
 SS3 = "\x1bO"
 
@@ -27,7 +25,7 @@ def _mods(parts: list[str]) -> int:
     return 1 + ("shift" in parts) + 2 * ("alt" in parts or "meta" in parts) + 4 * ("ctrl" in parts)
 
 
-def encode_key(key: str, char: Optional[str] = None, *, app_cursor: bool = False) -> bytes:
+def encode_key(key: str, char: str | None = None, *, app_cursor: bool = False) -> bytes:
     """The bytes for a key press: `key` is the key's name, `char` the text it
     types if any (used when the name is not a special key)."""
     simple = _SIMPLE.get(key)
@@ -89,7 +87,7 @@ def encode_paste(text: str, bracketed: bool) -> bytes:
 BUTTONS = {"left": 0, "middle": 1, "right": 2}
 
 
-def encode_mouse(kind: str, x: int, y: int, button: Optional[str] = "left", *,
+def encode_mouse(kind: str, x: int, y: int, button: str | None = "left", *,
                  mode: int, sgr: bool, shift: bool = False, alt: bool = False,
                  ctrl: bool = False) -> bytes:
     """A mouse report at cell (x, y), 0-based, or b"" when the program's mouse

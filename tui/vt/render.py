@@ -2,7 +2,7 @@
 style merged, wide-char continuation cells left out."""
 from __future__ import annotations
 
-from .screen import WIDE_CONT, Screen, Style
+from .screen import Screen, Style
 
 
 def render_line(screen: Screen, y: int) -> list[tuple[str, Style]]:

@@ -15,8 +15,6 @@ here so that every method is a plain attribute of Screen (no per-call
 indirection). Nothing here knows about Textual or about the engine."""
 from __future__ import annotations
 
-from typing import Optional
-
 from .chars import DEC_GRAPHICS, WIDE_CONT, char_width, special_chars_re
 from .draw import DrawMixin
 from .edit import EditMixin
@@ -66,7 +64,7 @@ class Screen(DrawMixin, MotionMixin, EditMixin, ModesMixin, StyleMixin, ReportsM
         self.tabstops = set(range(8, self.cols, 8))
         self.g0_graphics = False
         self.last_char = " "
-        self._saved: dict[bool, Optional[tuple]] = {False: None, True: None}
+        self._saved: dict[bool, tuple | None] = {False: None, True: None}
         # modes
         self.autowrap = True          # DECAWM (?7)
         self.origin = False           # DECOM (?6)

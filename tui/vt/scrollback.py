@@ -9,7 +9,7 @@ them) was most of a frame's time."""
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator
+from collections.abc import Iterator
 
 from .line import Line
 

@@ -3,9 +3,9 @@ table (styles are interned, cells hold their ids) and the SGR parser that turns
 `CSI ... m` parameters into a new Style."""
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
-Color = Union[None, int, str]   # None: default; 0-255: palette; "#rrggbb": truecolor
+Color = None | int | str   # None: default; 0-255: palette; "#rrggbb": truecolor
 
 
 class Style(NamedTuple):

@@ -103,19 +103,19 @@ def _preload_seccomp(oci_seccomp, cache_dir: str | None = None):
     if oci_seccomp is None:
         return None
     try:
-        from . import seccomp
-        seccomp.validate(oci_seccomp)
+        from . import seccomp_bpf, seccomp_lib, seccomp_oci  # (not seccomp.py: rendering is not needed here)
+        seccomp_oci.validate(oci_seccomp)
         if cache_dir and not oci_seccomp.get("flags"):
-            prog = seccomp.cached_bpf(oci_seccomp, cache_dir)
+            prog = seccomp_bpf.cached_bpf(oci_seccomp, cache_dir)
             import ctypes  # noqa: F401  (loaded before pivot_root)
-            return lambda _oci: seccomp.load_bpf(prog)
-        if hasattr(seccomp, "_lib"):
-            seccomp._lib()  # it loads libseccomp.so.2 lazily, on first use
+            return lambda _oci: seccomp_bpf.load_bpf(prog)
+        if hasattr(seccomp_lib, "_lib"):
+            seccomp_lib._lib()  # it loads libseccomp.so.2 lazily, on first use
     except DockyardError:
         raise
     except Exception as e:  # ImportError, OSError…
         raise DockyardError(f"seccomp is not available: {e}") from None
-    return seccomp.load
+    return seccomp_lib.load
 
 
 def _cache_dir(bundle: str) -> str | None:

@@ -46,7 +46,27 @@ def main(argv: list[str] | None = None) -> int:
         container_exit,  # noqa: F401  (--rm: json, shutil)
         db,  # noqa: F401  (--rm: sqlite3)
     )
-    from . import cgroups, init, logs, monitor, monitor_loop, monitor_setup, protocol, seccomp, state  # noqa: F401
+    from . import (  # noqa: F401
+        cgroups,
+        init,
+        init_child,
+        init_process,
+        init_setup,
+        logs,
+        monitor,
+        monitor_loop,
+        monitor_setup,
+        protocol,
+        rootfs_cgroup,
+        rootfs_overlay,
+        rootfs_target,
+        seccomp,
+        seccomp_bpf,
+        seccomp_lib,
+        seccomp_oci,
+        seccomp_render,
+        state,
+    )
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked monitors are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     gc.collect()

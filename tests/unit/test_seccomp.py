@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from engine.errors import DockyardError, InvalidArgument
-from engine.runtime import seccomp
+from engine.runtime import seccomp, seccomp_oci
 
 DOCKER_CAPS = {
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -126,14 +126,14 @@ def test_host_defaults():
 def test_host_kernel_parse(monkeypatch, release, want):
     real = os.uname()
     fake = os.uname_result((real.sysname, real.nodename, release, real.version, real.machine))
-    monkeypatch.setattr(seccomp.os, "uname", lambda: fake)
+    monkeypatch.setattr(seccomp_oci.os, "uname", lambda: fake)  # where host_kernel reads it
     assert seccomp.host_kernel() == want
 
 
 def test_host_kernel_unparsable(monkeypatch):
     real = os.uname()
     fake = os.uname_result((real.sysname, real.nodename, "weird", real.version, real.machine))
-    monkeypatch.setattr(seccomp.os, "uname", lambda: fake)
+    monkeypatch.setattr(seccomp_oci.os, "uname", lambda: fake)  # where host_kernel reads it
     with pytest.raises(DockyardError, match="kernel version"):
         seccomp.render_for_spec(DOCKER_CAPS, arch="SCMP_ARCH_X86_64")   # ptrace's minKernel needs it
     # a profile without minKernel never asks
@@ -409,7 +409,8 @@ def test_missing_libseccomp_is_a_clear_error(monkeypatch):
     def no_lib(name, *a, **kw):
         raise OSError(f"{name}: cannot open shared object file")
 
-    monkeypatch.setattr(seccomp, "_lib_cache", None)
+    from engine.runtime import seccomp_lib
+    monkeypatch.setattr(seccomp_lib, "_lib_cache", None)
     monkeypatch.setattr(real_ctypes, "CDLL", no_lib)
     with pytest.raises(DockyardError, match="libseccomp.so.2.*libseccomp2"):
         seccomp.load(seccomp.render_for_spec(DOCKER_CAPS))

@@ -36,6 +36,7 @@ _EXPORTS = {
     # the store's zygote, for a face that hands its work to a forked worker (the CLI's _remote)
     "zygote_enabled": ("runtime.zygote", "enabled"),
     "zygote_call": ("runtime.zygote", "call"),
+    "zygote_serve": ("runtime.zygote", "serve"),
 }
 
 __all__ = sorted([*_EXPORTS, "preload"])  # noqa: PLE0605 (the table above is the one list of names)

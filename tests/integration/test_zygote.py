@@ -193,3 +193,31 @@ def test_many_commands_at_once_on_a_new_root_share_one_zygote(root):
     assert [p.returncode for p in procs] == [0] * 8, [e.decode() for _, e in outs]
     assert sorted(o.decode().strip() for o, _ in outs) == [f"n{i}" for i in range(8)]
     assert len(_zygotes(root)) == 1
+
+
+def test_the_tui_and_the_cli_on_one_store_share_one_zygote(eng):
+    """The TUI starts its monitors from a zygote that also serves the CLI's
+    workers: a `dockyard` command beside it finds that zygote, not a second one."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    env = {k: v for k, v in os.environ.items() if k != "DOCKYARD_ZYGOTE"}
+    env.update(DOCKYARD_ROOT=eng.root, PYTHONPATH=ROOT)
+    # What the TUI does at start (run_app), then a container started from it.
+    tui_side = ("import sys\n"
+                "from tui.app.main import share_zygote_with_cli\n"
+                "share_zygote_with_cli()\n"
+                "from engine import Engine, RunOptions\n"
+                "e = Engine(sys.argv[1])\n"
+                "cid = e.create_container(RunOptions(image='busybox', command=['sleep', '60'], network='none'))\n"
+                "e.start_container(cid)\n"
+                "print(cid)\n")
+    cid = subprocess.run([sys.executable, "-c", tui_side, eng.root], capture_output=True, text=True, env=env,
+                         cwd=ROOT, check=True).stdout.strip()
+    assert len(_zygotes(eng.root)) == 1
+    ps = subprocess.run([sys.executable, "-m", "tui.cli", "ps", "-q", "--no-trunc"], capture_output=True, text=True,
+                        env=env, cwd=ROOT)
+    assert ps.returncode == 0, ps.stderr
+    assert ps.stdout.split() == [cid]
+    assert len(_zygotes(eng.root)) == 1, "the CLI started a zygote of its own beside the TUI's"

@@ -217,12 +217,22 @@ class DockyardApp(Panes, Palette, ConsoleTabs, ContainerActions, ImageActions, B
         self.exit(0)
 
 
+def share_zygote_with_cli() -> None:
+    """The zygote this TUI starts its monitors from also serves the command
+    line's workers: dockyard commands run beside the TUI find it, not a second one."""
+    from engine import zygote_serve
+
+    from .. import CLI_WORKER
+    zygote_serve(CLI_WORKER)
+
+
 def run_app(root: str | None) -> int:
     from engine import Engine
     cfg, problems = load_config()
     if root is None and cfg.root:
         root = cfg.root
     engine = Engine(root)
+    share_zygote_with_cli()
     try:
         made = engine.ensure_starter_image()
     except Exception as e:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .. import CLI_WORKER as WORKER
+
 
 def _command_word(argv: list[str]) -> str | None:
     """The command in argv (after the global --root), or None when there is
@@ -53,7 +55,7 @@ def _remote(argv: list[str]) -> int | None:
     os.umask(umask)
     from .worker_proto import encode_request
     try:
-        got = zygote_call(os.path.abspath(root), "tui.cli.worker", encode_request(argv, dict(os.environ), umask),
+        got = zygote_call(os.path.abspath(root), WORKER, encode_request(argv, dict(os.environ), umask),
                           [0, 1, 2, cwd])
     finally:
         os.close(cwd)

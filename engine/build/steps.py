@@ -63,8 +63,9 @@ class Steps:
             return {"argv": list(inst.exec_form), "key": inst.exec_form,
                     "created_by": f"SHELL {json.dumps(inst.exec_form)}"}
         if name in ("copy", "add"):
-            words = [pw(w) for w in inst.exec_form] if inst.exec_form is not None else \
-                lex.process_words(inst.arguments, env, used)
+            # As BuildKit: the line split on blanks, then each item expanded as one
+            # word (`ARG S="a b"` + `COPY $S /d` copies the one file "a b").
+            words = [pw(w) for w in (inst.exec_form if inst.exec_form is not None else inst.args)]
             if len(words) < 2:
                 self._err(inst, f"{name.upper()} requires at least two arguments")
             flags = {k: pw(inst.flag(k)) for k in ("from", "chown", "chmod") if inst.flag(k) is not None}
@@ -79,14 +80,14 @@ class Steps:
         if name == "onbuild":
             return {"key": inst.arguments, "created_by": f"ONBUILD {inst.arguments}"}
         # expose, volume, user, workdir, stopsignal, maintainer
-        if name == "volume" and inst.exec_form is not None:
-            words = [pw(w) for w in inst.exec_form]
+        if name == "volume":
+            words = [pw(w) for w in (inst.exec_form if inst.exec_form is not None else inst.args)]
         elif name == "maintainer":
             words = [inst.arguments]
+        elif name in ("user", "workdir", "stopsignal"):
+            words = [pw(inst.arguments)]  # the rest of the line is one word (`WORKDIR /a b` is "/a b"), as BuildKit
         else:
             words = lex.process_words(inst.arguments, env, used)
-        if name in ("user", "workdir", "stopsignal") and len(words) != 1:
-            self._err(inst, f"{name.upper()} requires exactly one argument")
         return {"words": words, "key": words, "created_by": f"{name.upper()} " + " ".join(words)}
 
     # -- config-only steps

@@ -317,3 +317,20 @@ def test_builder_prune_forgets_the_cache_and_keeps_tagged_images(root, ctx):
     work = {n: v for n, v in steps(again.stderr).items() if " FROM " not in v[0] and " ARG " not in v[0]}
     assert work and not any(c for _, c in work.values()), again.stderr.decode()
     assert run_cli("builder", "prune", "-f", root=root).returncode == 0
+
+
+def test_words_are_expanded_as_buildkit_does(root, ctx):
+    """As BuildKit: COPY's line is split on blanks and each item expanded as
+    one word (a variable holding "a b" names one file), and WORKDIR's whole
+    rest of the line is one path."""
+    (ctx / "src" / "two words.txt").write_text("spaced\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM localhost/busybox:latest\n"
+        'ARG S="src/two words.txt"\n'
+        "COPY $S /copied\n"
+        "WORKDIR /srv/my app\n"
+        "RUN pwd > /where\n")
+    p = build(root, ctx, "-t", "words")
+    assert p.returncode == 0, p.stderr.decode()
+    out = run_cli("run", "--rm", "words", "cat", "/copied", "/where", root=root).stdout
+    assert out == b"spaced\n/srv/my app\n"

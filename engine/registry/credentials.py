@@ -126,7 +126,7 @@ def save(doc: dict, path: str | None = None) -> str:
     return path
 
 
-def _helper_for(doc: dict, key: str) -> str | None:
+def helper_for(doc: dict, key: str) -> str | None:
     helpers = doc.get("credHelpers") or {}
     for name in (key, convert_to_hostname(key)) if not _is_hub(key) else (key, *HUB_HOSTS):
         if isinstance(helpers.get(name), str) and helpers[name]:
@@ -178,7 +178,7 @@ def lookup(host: str | None, *, path: str | None = None) -> tuple[str, str] | No
     path = path or config_path()
     doc = load(path)
     key = server_key(host)
-    helper = _helper_for(doc, key)
+    helper = helper_for(doc, key)
     if helper:
         got = helper_get(helper, key)
         if got is not None:
@@ -197,7 +197,7 @@ def store(host: str | None, user: str, secret: str, *, identity_token: str | Non
     path = path or config_path()
     doc = load(path)
     key = server_key(host)
-    helper = _helper_for(doc, key)
+    helper = helper_for(doc, key)
     auths = doc.setdefault("auths", {})
     if helper:
         if identity_token:
@@ -223,7 +223,7 @@ def erase(host: str | None, *, path: str | None = None) -> bool:
     key = server_key(host)
     auths = doc.get("auths") or {}
     keys = [k for k in auths if k == key or server_key(k) == key]
-    helper = _helper_for(doc, key)
+    helper = helper_for(doc, key)
     had = bool(keys)
     if helper:
         had = helper_erase(helper, key) or had

@@ -101,16 +101,17 @@ def _ask_secret(prompt: str) -> str:
     /dev/tty, which a zygote's worker does not have: its stdin is the caller's)."""
     import termios
     fd = sys.stdin.fileno()
-    sys.stdout.write(prompt)
-    sys.stdout.flush()
     old = termios.tcgetattr(fd)
     quiet = termios.tcgetattr(fd)
     quiet[3] &= ~termios.ECHO
     try:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        # echo off before the prompt shows, and no flush: what is typed after it must not be lost or shown
+        termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
         line = sys.stdin.readline()
     finally:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, old)
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
         sys.stdout.write("\n")
         sys.stdout.flush()
     if not line:

@@ -195,14 +195,14 @@ def parse_settings(section, path: str | None = None) -> Settings:
         if not isinstance(v, str) or not v.strip():
             _bad(path, name, "a registry host[:port] or a CIDR", v)
         v = v.strip().lower()
+        if "://" in v:  # a URL written for a host: its host
+            v = v.split("://", 1)[1].rstrip("/")
         if "/" in v:
             try:
                 nets.append(ipaddress.ip_network(v, strict=False))
             except ValueError:
                 _bad(path, name, "a registry host[:port] or a CIDR", v)
             continue
-        if "://" in v:
-            v = v.split("://", 1)[1].rstrip("/")
         try:
             insecure.append(normalise_host(v))
         except InvalidArgument:

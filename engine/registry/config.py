@@ -302,3 +302,27 @@ def read_certs_dir(certs_dir: str, host: str) -> tuple[tuple[str, ...], tuple[tu
             if cert not in names:
                 raise InvalidArgument(f"missing client certificate {cert} for key {p}")
     return tuple(cas), tuple(pairs)
+
+
+class TlsFor:
+    """`host -> urllib3 pool kwargs` for the registry client's Transport
+    (its `tls_for`): an ssl_context with the system CAs, certs.d's CAs and
+    client certificates; for an insecure registry, no verification. One
+    context per host, kept: urllib3 keys its pools by these kwargs, so a new
+    context per request would open a new pool (and connection) each time."""
+
+    def __init__(self, settings: Settings | None = None, certs_dir: str = CERTS_DIR):
+        self.settings = settings if settings is not None else load_settings()
+        self.certs_dir = certs_dir
+        self._made: dict[str, dict] = {}
+
+    def __call__(self, host: str) -> dict:
+        got = self._made.get(host)
+        if got is None:
+            cfg = host_config(host, self.settings, self.certs_dir)
+            https = next(e for e in cfg.endpoints if e.scheme == "https")
+            got = {"ssl_context": cfg.ssl_context(verify=https.verify)}
+            if not https.verify:
+                got.update(cert_reqs="CERT_NONE", assert_hostname=False)
+            self._made[host] = got  # a race makes two equal answers: harmless
+        return got

@@ -151,3 +151,18 @@ def test_bad_hosts_are_named():
         with pytest.raises(InvalidArgument) as e:
             host_config(bad, NONE, certs_dir="/nonexistent")
         assert repr(bad) in str(e.value)
+
+
+def test_tls_for_gives_the_clients_pool_kwargs_once_per_host(tmp_path):
+    from engine.registry.config import TlsFor
+    certs = tmp_path / "certs.d"
+    make_ca(certs / "reg.example")
+    (certs / "reg.example" / "ca.key").unlink()
+    tls = TlsFor(parse_settings({"insecure": ["lan.example:5000"]}), certs_dir=str(certs))
+    got = tls("reg.example")
+    assert set(got) == {"ssl_context"} and tls("reg.example") is got  # the same pool each time
+    assert {"commonName": "dockyard test CA"} in [dict(x[0] for x in c["subject"])
+                                                  for c in got["ssl_context"].get_ca_certs()]
+    lan = tls("lan.example:5000")
+    assert lan["cert_reqs"] == "CERT_NONE" and lan["assert_hostname"] is False
+    assert lan["ssl_context"].verify_mode == ssl.CERT_NONE

@@ -31,6 +31,12 @@ _EXPORTS = {
     "read_dockerfile": ("build.builder", "read_dockerfile"),
     # logs and events
     "parse_time_arg": ("runtime.logs", "parse_time_arg"),
+    # registries
+    "registry_login": ("registry.login", "login"),
+    "registry_logout": ("registry.login", "logout"),
+    "registry_relogin": ("registry.login", "relogin"),
+    "registry_stored_username": ("registry.login", "stored_username"),
+    "LoginFailed": ("registry.login", "LoginFailed"),
     # the engine itself
     "version": ("info", "version"),
     # the store's zygote, for a face that hands its work to a forked worker (the CLI's _remote)

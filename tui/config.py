@@ -11,6 +11,9 @@ themes (YAML files in themes/, loaded as Textual themes).
     console:
       shell: sh                   # what the exec console (O) and the shell (e) run: a string or a list
       allow_clipboard: false      # may programs in a console set the clipboard (OSC 52)?
+    registries:                   # read by the engine (engine/registry/config.py, docs/registry.md)
+      insecure: [registry.lan:5000]
+      mirrors: [https://mirror.example.com]
 
 A file that cannot be read, is not YAML or holds a wrong value never stops
 the app: each problem becomes one message (shown as a notification) and the
@@ -21,7 +24,8 @@ import shlex
 from dataclasses import dataclass, field
 
 DEFAULT_THEME = "dockyard-dark"
-KNOWN_KEYS = ("theme", "refresh_interval", "detach_keys", "root", "keys", "console")
+# registries: read by the engine itself (engine/registry/config.py), not here
+KNOWN_KEYS = ("theme", "refresh_interval", "detach_keys", "root", "keys", "console", "registries")
 CONSOLE_KEYS = ("shell", "allow_clipboard")
 
 

@@ -1,0 +1,1 @@
+"""Registries: the distribution-spec client (pull, push), credentials, per-registry TLS and login."""

@@ -15,7 +15,7 @@ need_root() {
 
 # Debian packages: the engine's needs (busybox-static for the starter image)
 # and the peers the tests and benchmarks compare against.
-pkgs="python3 python3-venv python3-dev busybox-static skopeo podman runc tmux"
+pkgs="python3 python3-venv python3-dev busybox-static skopeo podman runc tmux docker-registry apache2-utils"
 if [ "${DOCKYARD_SETUP_EXTRA:-}" != "" ]; then pkgs="$pkgs $DOCKYARD_SETUP_EXTRA"; fi
 missing=""
 for p in $pkgs; do

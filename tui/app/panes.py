@@ -239,9 +239,19 @@ class Panes:
             return
         self.call_from_thread(self._show_inspect, s, title, doc)
 
+    def _answered(self, cls):
+        """The main screen's pane for a worker's answer, or None: the answer can
+        land after the app began closing and its widgets are gone."""
+        from textual.css.query import NoMatches
+        try:
+            return self.main.query_one(cls)
+        except NoMatches:
+            return None
+
     def _show_inspect(self, s, title, doc) -> None:
-        if s == self.subject:
-            self.main.query_one(InspectTree).show(title, doc)
+        pane = self._answered(InspectTree)
+        if s == self.subject and pane is not None:
+            pane.show(title, doc)
 
     @work(thread=True, exclusive=True, group="layers")
     def _load_layers(self, s: tuple, select_layer: int | None) -> None:
@@ -256,18 +266,18 @@ class Panes:
         self.call_from_thread(self._show_layers, s, tree, select_layer)
 
     def _show_layers(self, s, tree, select_layer) -> None:
-        if s == self.subject:
-            self.main.query_one(LayersPane).show_tree(s, tree, select_layer)
+        pane = self._answered(LayersPane)
+        if s == self.subject and pane is not None:
+            pane.show_tree(s, tree, select_layer)
 
     def _detail_error(self, tab: str, s, e: Exception) -> None:
         if s != self.subject:
             return
         msg = str(e) or type(e).__name__
         self._detail_loaded[tab] = None
-        if tab == "inspect":
-            self.main.query_one(InspectTree).show_message(msg)
-        else:
-            self.main.query_one(LayersPane).show_message(msg)
+        pane = self._answered(InspectTree if tab == "inspect" else LayersPane)
+        if pane is not None:
+            pane.show_message(msg)
         self.notify(msg, title=tab, severity="error")
 
     # -- moving around -------------------------------------------------------

@@ -33,7 +33,7 @@ class Registry:
         self.api_host = DOCKER_HUB_API if host == DOCKER_HUB else host
         self.transport = transport
         self.base = transport.base_url(self.api_host)
-        self.auth = Auth(self.api_host, transport, credentials)
+        self.auth = Auth(host, transport, credentials)   # credentials are asked for by the reference's host
         self._pinged = False
 
     # ------------------------------------------------------------- requests
@@ -189,7 +189,11 @@ class BlobStream(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            self._resp.close()
+            if self._size is not None and self.got < self._size:
+                self._resp.raw.close()   # left half-read (an error, Ctrl-C): drop the connection, do not drain it
+                self._resp.raw.release_conn()
+            else:
+                self._resp.close()
         super().close()
 
 

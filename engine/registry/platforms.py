@@ -3,9 +3,15 @@ rules (github.com/containerd/platforms: Normalize, Only): names normalised
 (x86_64 is amd64, aarch64 is arm64, arm64 means arm64/v8), and a platform also
 accepts the older variants it can run (arm64/v8 runs arm/v7..v5, arm/v7 runs
 v6 and v5, amd64/v3 runs v2 and v1), the exact one first."""
+import os
 from dataclasses import dataclass
 
 from ..errors import InvalidArgument, NotFound
+
+
+_OSES = {"linux", "windows", "darwin", "freebsd"}
+_ARCHES = {"386", "i386", "amd64", "x86_64", "x86-64", "arm", "armhf", "armel", "arm64", "aarch64", "ppc64le",
+           "s390x", "riscv64", "mips64le", "loong64"}
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,12 @@ def normalize(os_: str, arch: str, variant: str = "") -> Platform:
 
 
 def parse(spec: str) -> Platform:
-    """"os/arch[/variant]" (or a lone "arch", as linux/arch), normalised."""
+    """"os/arch[/variant]" normalised; as containerd, a lone os means this
+    host's architecture and a lone architecture means linux."""
     parts = spec.strip().split("/") if isinstance(spec, str) else []
-    if len(parts) == 1 and parts[0]:
+    if len(parts) == 1 and parts[0].lower() in _OSES:
+        parts = [parts[0], os.uname().machine]
+    elif len(parts) == 1 and parts[0].lower() in _ARCHES:
         parts = ["linux", parts[0]]
     if not 2 <= len(parts) <= 3 or not all(parts):
         raise InvalidArgument(f"invalid platform {spec!r}: expected os/arch[/variant], e.g. linux/arm64/v8")
@@ -58,7 +67,6 @@ def parse(spec: str) -> Platform:
 
 def host() -> Platform:
     """The platform this machine runs (linux/amd64 on a x86_64 host)."""
-    import os
     return normalize("linux", os.uname().machine)
 
 

@@ -351,8 +351,8 @@ def test_platform_is_chosen_from_a_manifest_list(world, tmp_path):
     bad = _pull(r, "--platform", "linux/s390x", name, check=False)
     assert bad.returncode != 0
     assert (f"no image for linux/s390x in {name}: it has linux/amd64, linux/arm64/v8".encode() in bad.stderr), bad.stderr
-    bad = _pull(r, "--platform", "linux", name, check=False)
-    assert b"invalid platform" in bad.stderr
+    bad = _pull(r, "--platform", "linux/arm64/v8/x", name, check=False)
+    assert b"invalid platform 'linux/arm64/v8/x'" in bad.stderr
 
 
 def test_unknown_tag_and_repository_are_clear(world, tmp_path):
@@ -529,7 +529,7 @@ def test_interrupted_pull_leaves_nothing(world, tmp_path):
         if "/blobs/" in self.path and not self.path.endswith(json.loads(reg.get_manifest("x/busybox", "1")[0])
                                                                ["config"]["digest"]):
             gate.set()
-            time.sleep(30)
+            time.sleep(5)   # the download is on its way when SIGINT comes
         return orig(self)
 
     proxy.server.RequestHandlerClass.do_GET = slow_get

@@ -39,6 +39,9 @@ def test_no_matching_platform_lists_what_the_index_has():
         platforms.select(INDEX, platforms.parse("linux/arm/v5"), "x")   # v5 cannot run v6
     with pytest.raises(InvalidArgument, match="invalid platform 'linux/'"):
         platforms.parse("linux/")
+    with pytest.raises(InvalidArgument, match="invalid platform 'sparc'"):
+        platforms.parse("sparc")
+    assert platforms.parse("linux") == platforms.host()
 
 
 def test_amd64_variants_run_older_ones():

@@ -75,7 +75,8 @@ class Auth:
             if scheme == "basic":
                 creds = self._creds()
                 if creds is None:
-                    raise Unauthorized(f"{self.host} wants a user name and password: run `dockyard login {self.host}`")
+                    raise Unauthorized(f"{self.host}: unauthorized: authentication required (a user name and "
+                                       f"password): run `dockyard login {self.host}`")
                 return basic(*creds)
             if scheme != "bearer":
                 raise RegistryError(f"{self.host} asks for {scheme} authentication, which dockyard does not speak")

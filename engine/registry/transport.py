@@ -69,7 +69,7 @@ class Transport:
         self.insecure = tuple(insecure)
         self._tls_for = tls_for   # host -> urllib3 pool kwargs (ca_certs, cert_file, key_file): engine/registry/tls.py
         self.cancel = cancel or threading.Event()
-        self._pm = urllib3.PoolManager(num_pools=16, maxsize=4, block=False, retries=False,
+        self._pm = urllib3.PoolManager(num_pools=16, maxsize=6, block=False, retries=False,
                                        timeout=urllib3.Timeout(connect=15.0, read=120.0))
 
     def base_url(self, host: str) -> str:

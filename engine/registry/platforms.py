@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from ..errors import InvalidArgument, NotFound
 
-
 _OSES = {"linux", "windows", "darwin", "freebsd"}
 _ARCHES = {"386", "i386", "amd64", "x86_64", "x86-64", "arm", "armhf", "armel", "arm64", "aarch64", "ppc64le",
            "s390x", "riscv64", "mips64le", "loong64"}

@@ -314,7 +314,7 @@ def test_pull_oci_zstd_and_by_digest_into_an_empty_store(world, tmp_path):
 
 
 def test_run_and_create_pull_a_missing_image(world, tmp_path):
-    reg, src = world["reg"], world["src"]
+    reg = world["reg"]
     root = str(tmp_path / "root")
     name = f"{reg.host}/x/busybox:1"
     never = run_cli("run", "--rm", "--pull=never", name, "true", root=root, check=False)

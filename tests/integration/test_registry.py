@@ -211,6 +211,20 @@ class Source:
         finally:
             eng.close()
 
+    def push_stored(self, reg: RegistryProcess, image_id: str, repo: str, tag: str) -> str:
+        """The image's manifest, config and blobs as the store holds them, PUT over HTTP."""
+        from engine import Engine
+        eng = Engine(self.root)
+        try:
+            manifest = eng.store.blobs.read_bytes(eng.image(image_id).digest)
+            doc = json.loads(manifest)
+            for d in [doc["config"], *doc["layers"]]:
+                assert reg.put_blob(repo, eng.store.blobs.read_bytes(d["digest"])) == d["digest"]
+        finally:
+            eng.close()
+        reg.put_manifest(repo, tag, manifest, doc["mediaType"])
+        return "sha256:" + hashlib.sha256(manifest).hexdigest()
+
 
 def skopeo_push(tar: str, dest: str, *extra: str) -> str:
     subprocess.run([need_tool("skopeo"), "--insecure-policy", "copy", "-q", "--dest-tls-verify=false", *extra,
@@ -223,7 +237,7 @@ def skopeo_push(tar: str, dest: str, *extra: str) -> str:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A registry holding x/busybox:1 (gzip, Docker schema 2), x/busybox:oci (zstd, OCI),
+    """A registry holding x/busybox:1 (gzip, Docker schema 2), x/zbusybox:oci (zstd, OCI, as stored),
     x/other:1 and x/busybox:multi (a Docker manifest list: amd64 busybox, arm64/v8 other)."""
     need_root()
     need_tool("busybox")
@@ -235,9 +249,9 @@ def world(tmp_path_factory):
     try:
         digests = {
             "busybox:1": skopeo_push(src.tars[src.busybox], f"{reg.host}/x/busybox:1"),
-            "busybox:oci": skopeo_push(src.tars[src.busybox], f"{reg.host}/x/busybox:oci", "--format", "oci",
-                                       "--dest-compress-format", "zstd"),
             "other:1": skopeo_push(src.tars[src.other], f"{reg.host}/x/other:1"),
+            # the starter image exactly as dockyard stores it: OCI manifest, zstd layer
+            "zbusybox:oci": src.push_stored(reg, src.busybox, "x/zbusybox", "oci"),
         }
         # an index lists manifests of its own repository: the one-file image goes there too
         skopeo_push(src.tars[src.other], f"{reg.host}/x/busybox:other-arm64")
@@ -297,19 +311,19 @@ def test_pull_then_run_same_image_and_digests(world, tmp_path):
 def test_pull_oci_zstd_and_by_digest_into_an_empty_store(world, tmp_path):
     reg, src = world["reg"], world["src"]
     root = str(tmp_path / "root")
-    digest = world["digests"]["busybox:oci"]
-    _pull(root, f"{reg.host}/x/busybox:oci")
-    (doc,) = json.loads(run_cli("inspect", f"{reg.host}/x/busybox:oci", root=root).stdout)
+    digest = world["digests"]["zbusybox:oci"]
+    _pull(root, f"{reg.host}/x/zbusybox:oci")
+    (doc,) = json.loads(run_cli("inspect", f"{reg.host}/x/zbusybox:oci", root=root).stdout)
     assert doc["Id"] == src.busybox and doc["RootFS"]["Layers"] == src.diff_ids[src.busybox]
     assert doc["Manifest"]["MediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert all(l["MediaType"].endswith("+zstd") for l in doc["Manifest"]["Layers"])
     assert doc["Manifest"]["Digest"] == digest   # the manifest is kept as served
     # pulled by digest only: listed under its repository with no tag
     root2 = str(tmp_path / "root2")
-    out = _pull(root2, f"{reg.host}/x/busybox@{digest}").stdout.decode().splitlines()
-    assert out[0] == f"{digest}: Pulling from x/busybox"
+    out = _pull(root2, f"{reg.host}/x/zbusybox@{digest}").stdout.decode().splitlines()
+    assert out[0] == f"{digest}: Pulling from x/zbusybox"
     rows = run_cli("images", "--digests", root=root2).stdout.decode().splitlines()[1:]
-    assert [r.split()[:3] for r in rows] == [[f"{reg.host}/x/busybox", "<none>", digest]]
+    assert [r.split()[:3] for r in rows] == [[f"{reg.host}/x/zbusybox", "<none>", digest]]
     _store_clean(root2)
 
 

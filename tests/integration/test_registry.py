@@ -108,8 +108,10 @@ class Proxy:
     demand a bearer token that its own /token endpoint hands out."""
 
     def __init__(self, upstream: RegistryProcess, *, corrupt: str | None = None, fail: int = 0,
-                 fail_status: int = 503, bearer: str | None = None, token_creds: tuple[str, str] | None = None):
+                 fail_status: int = 503, bearer: str | None = None, token_creds: tuple[str, str] | None = None,
+                 canned: dict[str, tuple[str, bytes]] | None = None):
         self.upstream, self.corrupt, self.fail, self.fail_status = upstream, corrupt, fail, fail_status
+        self.canned = canned or {}   # path -> (Content-Type, body) answered instead of the registry
         self.bearer, self.token_creds = bearer, token_creds
         self.failed = 0
         self.token_requests: list[str] = []
@@ -139,6 +141,9 @@ class Proxy:
                     return self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
                                       [("WWW-Authenticate", f'Bearer realm="{realm}",service="stub-registry",'
                                                             'scope="repository:x/busybox:pull"')])
+                if self.path in proxy.canned:
+                    ctype, body = proxy.canned[self.path]
+                    return self._send(200, body, [("Content-Type", ctype)])
                 if "/blobs/" in self.path and proxy.failed < proxy.fail:
                     proxy.failed += 1
                     return self._send(proxy.fail_status, b"", [("Retry-After", "0")])
@@ -420,6 +425,13 @@ def test_server_errors_are_retried_and_429_reported(world, tmp_path):
         assert doc["Id"] == src.busybox
     finally:
         proxy.stop()
+    proxy = Proxy(reg, fail=100, fail_status=503)
+    try:
+        bad = _pull(str(tmp_path / "root503"), f"{proxy.host}/x/busybox:1", check=False)
+        assert b"answered 503" in bad.stderr and b"still failing after retries" in bad.stderr, bad.stderr
+        assert proxy.failed == 4   # the first try and 3 retries
+    finally:
+        proxy.stop()
     proxy = Proxy(reg, fail=100, fail_status=429)
     try:
         root = str(tmp_path / "root2")
@@ -561,6 +573,22 @@ def test_interrupted_pull_leaves_nothing(world, tmp_path):
         p.communicate(timeout=60)
         assert p.returncode == 130
         assert run_cli("images", "-q", root=root).stdout == b""
+        _store_clean(root)
+    finally:
+        proxy.stop()
+
+
+def test_a_schema1_manifest_is_refused_clearly(world, tmp_path):
+    # distribution no longer stores schema 1: the proxy serves one, as old registries still do
+    schema1 = json.dumps({"schemaVersion": 1, "name": "x/old", "tag": "1", "architecture": "amd64",
+                          "fsLayers": [], "history": [], "signatures": []}).encode()
+    proxy = Proxy(world["reg"], canned={
+        "/v2/x/old/manifests/1": ("application/vnd.docker.distribution.manifest.v1+prettyjws", schema1)})
+    try:
+        root = str(tmp_path / "root")
+        bad = _pull(root, f"{proxy.host}/x/old:1", check=False)
+        assert bad.returncode != 0
+        assert b"is a Docker schema 1 manifest, which dockyard does not pull" in bad.stderr, bad.stderr
         _store_clean(root)
     finally:
         proxy.stop()

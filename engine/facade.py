@@ -143,7 +143,8 @@ class Engine:
         """docker pull: `ref` (name[:tag] or name@digest) from its registry; returns
         the image id. platform: "os/arch[/variant]" for an index (default: this
         host's). progress gets engine.images.pull.PullEvent (docker's lines).
-        credentials: host -> (user, password) or None."""
+        credentials: host -> (user, password) or None; by default docker's
+        config.json and its credential helpers (engine/registry/credentials.py)."""
         from .images.pull import pull
         return pull(self.store, ref, platform=platform, progress=progress, credentials=credentials)
 

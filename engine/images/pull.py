@@ -46,14 +46,28 @@ def _shown_path(ref: reference.Reference) -> str:
     return ref.path   # docker: "Pulling from library/busybox", "Pulling from x" for 127.0.0.1:5000/x
 
 
+def _client(host: str, credentials: Credentials, settings=None) -> tuple[Registry, Transport]:
+    """The registry client with what the user configured: credentials from
+    docker's config.json and its helpers (registry/credentials.py) unless
+    given, CA files and client certificates of certs.d (registry/config.py's
+    TlsFor), config.yaml's insecure registries (plain HTTP, for now)."""
+    from ..registry import config
+    from ..registry import credentials as creds
+    settings = settings if settings is not None else config.load_settings()
+    insecure = (host,) if config.is_insecure(host, settings) else ()
+    transport = Transport(insecure, config.TlsFor(settings))
+    return Registry(host, transport, creds.lookup if credentials is None else credentials), transport
+
+
 def pull(store: Store, ref_text: str, *, platform: str | None = None, progress: Progress = None,
-         credentials: Credentials = None, insecure: tuple[str, ...] = (), tls_for=None) -> str:
-    """Pull `ref_text` (a name, name:tag or name@digest); returns the image id."""
+         credentials: Credentials = None, settings=None) -> str:
+    """Pull `ref_text` (a name, name:tag or name@digest); returns the image id.
+    credentials: host -> (user, password) | None; None: docker's config.json
+    (pass `lambda host: None` for none at all)."""
     ref = reference.parse_docker_ref(ref_text)
     want = platforms.parse(platform) if platform else platforms.host()
     emit = progress or (lambda e: None)
-    transport = Transport(insecure, tls_for)
-    registry = Registry(ref.domain, transport, credentials)
+    registry, transport = _client(ref.domain, credentials, settings)
     shown = ref.familiar()
     wanted = ref.digest or ref.tag
     emit(PullEvent(None, f"{wanted}: Pulling from {_shown_path(ref)}"))
@@ -149,11 +163,10 @@ def _layers(store: Store, registry: Registry, ref, descs: list[dict], diff_ids: 
     return records, len(todo)
 
 
-def remote_tags(ref_text: str, *, credentials: Credentials = None, insecure: tuple[str, ...] = (),
-                tls_for=None) -> list[str]:
+def remote_tags(ref_text: str, *, credentials: Credentials = None, settings=None) -> list[str]:
     """The tags of the repository `ref_text` names (for pull -a)."""
     ref = reference.parse_docker_ref(ref_text)
-    registry = Registry(ref.domain, Transport(insecure, tls_for), credentials)
+    registry, _ = _client(ref.domain, credentials, settings)
     return registry.tags(ref.path, ref.repository_familiar())
 
 

@@ -474,6 +474,13 @@ def test_an_uncompressed_layer_is_kept_as_served(world, tmp_path):
 
 # ------------------------------------------------------------------ auth
 
+@pytest.fixture(autouse=True)
+def no_docker_config(tmp_path, monkeypatch):
+    """Credentials come from docker's config.json by default: the machine's own stays out."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(tmp_path / "dockyard-config.yaml"))
+
+
 @pytest.fixture
 def basic_registry(tmp_path):
     need_root()
@@ -510,6 +517,12 @@ def test_basic_auth_right_and_wrong_password(world, basic_registry, tmp_path):
         eng.close()
     bad = _pull(str(tmp_path / "cli"), name, check=False)
     assert bad.returncode != 0 and b"unauthorized" in bad.stderr
+    # what `dockyard login` keeps (docker's config.json) is what pull uses
+    os.makedirs(os.environ["DOCKER_CONFIG"])
+    with open(os.path.join(os.environ["DOCKER_CONFIG"], "config.json"), "w") as f:
+        json.dump({"auths": {basic_registry.host: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}, f)
+    out = _pull(str(tmp_path / "cli"), name).stdout.decode()
+    assert f"Status: Downloaded newer image for {name}" in out and "s3cret" not in out
 
 
 def test_bearer_token_flow_with_a_token_stub(world, tmp_path):

@@ -384,6 +384,9 @@ def test_unknown_tag_and_repository_are_clear(world, tmp_path):
     assert b"not found" in bad.stderr and b"unknown" in bad.stderr, bad.stderr
     bad = _pull(root, "-a", f"{reg.host}/x/busybox:1", check=False)
     assert b"tag can't be used with --all-tags/-a" in bad.stderr
+    nobody = f"127.0.0.1:{_free_port()}"   # nothing listens there (retried, then reported)
+    bad = _pull(root, f"{nobody}/x/busybox:1", check=False)
+    assert f"cannot connect to {nobody}: ".encode() in bad.stderr and b"refused" in bad.stderr, bad.stderr
     _store_clean(root)
 
 

@@ -559,7 +559,8 @@ def test_bearer_token_flow_with_a_token_stub(world, tmp_path):
         proxy.stop()
 
 
-def test_interrupted_pull_leaves_nothing(world, tmp_path):
+@pytest.mark.parametrize("zygote", ["1", "0"], ids=["in-a-zygote-worker", "in-the-process"])
+def test_interrupted_pull_leaves_nothing(world, tmp_path, zygote):
     """Ctrl-C (SIGINT to the command) while a blob is on its way: the store is as before."""
     reg = world["reg"]
     gate = threading.Event()
@@ -580,7 +581,7 @@ def test_interrupted_pull_leaves_nothing(world, tmp_path):
         import sys
 
         from tests.conftest import ROOT
-        env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT, DOCKYARD_ZYGOTE="0")
+        env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT, DOCKYARD_ZYGOTE=zygote)
         p = subprocess.Popen([sys.executable, "-m", "tui.cli", "pull", f"{proxy.host}/x/busybox:1"], env=env,
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert gate.wait(60)

@@ -8,7 +8,7 @@ import json
 
 from ..errors import CorruptArchive, DigestMismatch, NotFound, RegistryError, Unauthorized
 from .auth import Auth, Credentials
-from .transport import Cancelled, Response, Transport
+from .transport import Cancelled, Response, TlsError, Transport
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -32,7 +32,8 @@ class Registry:
         self.host = host   # as in references: docker.io, 127.0.0.1:5000
         self.api_host = DOCKER_HUB_API if host == DOCKER_HUB else host
         self.transport = transport
-        self.base = transport.base_url(self.api_host)
+        self._bases = transport.base_urls(self.api_host)
+        self.base = self._bases[0]
         self.auth = Auth(host, transport, credentials)   # credentials are asked for by the reference's host
         self._pinged = False
 
@@ -42,8 +43,16 @@ class Registry:
         """GET /v2/: reachable, speaks the API; learn its challenge early."""
         if self._pinged:
             return
-        resp = self.transport.request("GET", self.base + "/v2/", {"User-Agent": "dockyard"},
-                                      what=f"ping of {self.host}")
+        for n, base in enumerate(self._bases):
+            try:
+                resp = self.transport.request("GET", base + "/v2/", {"User-Agent": "dockyard"},
+                                              what=f"ping of {self.host}")
+                break
+            except TlsError as e:
+                # a loopback or insecure registry speaking plain HTTP; a refused certificate stays an error
+                if e.verify_failed or n == len(self._bases) - 1:
+                    raise
+        self.base = base
         resp.close()
         if resp.status == 401:
             self.auth.learn(resp.headers.get("www-authenticate"))

@@ -2,8 +2,8 @@
 the layer threads, TLS verified with the system CAs, streamed bodies; loaded
 only when a registry is first asked, so that other commands never pay for it).
 
-Plain HTTP only for localhost, 127.0.0.1 and ::1 (and the hosts given as
-insecure); HTTPS otherwise. 5xx answers and dropped connections are retried
+HTTPS first; plain HTTP after it only for loopback hosts (localhost,
+127.0.0.0/8, ::1) and the hosts given as insecure (registry/config.py). 5xx answers and dropped connections are retried
 with backoff, 429 after its Retry-After; what is left is a RegistryError a
 user can act on."""
 import threading
@@ -17,7 +17,6 @@ RETRIES = 3                  # after the first try: 5xx, 429, connections droppe
 BACKOFF = (0.5, 1.0, 2.0)    # seconds before each retry of a 5xx or a dropped connection
 MAX_RETRY_AFTER = 60.0       # a 429's Retry-After we still wait for; longer ones are the user's call
 MAX_REDIRECTS = 5
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 class Cancelled(RegistryError):
@@ -32,9 +31,22 @@ def split_host(host: str) -> tuple[str, int | None]:
     return (name, int(port)) if port.isdigit() else (host, None)
 
 
-def scheme_for(host: str, insecure: tuple[str, ...] = ()) -> str:
+class TlsError(RegistryError):
+    """TLS failed: verify_failed when the certificate was refused (then no
+    plain HTTP is tried: the user must add the CA), else the other side may
+    not speak TLS at all (a plain HTTP registry on loopback)."""
+
+    def __init__(self, message: str, verify_failed: bool):
+        super().__init__(message)
+        self.verify_failed = verify_failed
+
+
+def schemes_for(host: str, insecure: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The schemes to try, in order (registry-auth.md): HTTPS, then plain HTTP
+    only for loopback and the registries listed as insecure."""
+    from .config import is_loopback
     name, _ = split_host(host)
-    return "http" if name in LOCAL_HOSTS or host in insecure or name in insecure else "https"
+    return ("https", "http") if is_loopback(host) or host in insecure or name in insecure else ("https",)
 
 
 @dataclass
@@ -72,8 +84,8 @@ class Transport:
         self._pm = urllib3.PoolManager(num_pools=16, maxsize=6, block=False, retries=False,
                                        timeout=urllib3.Timeout(connect=15.0, read=120.0))
 
-    def base_url(self, host: str) -> str:
-        return f"{scheme_for(host, self.insecure)}://{host}"
+    def base_urls(self, host: str) -> list[str]:
+        return [f"{scheme}://{host}" for scheme in schemes_for(host, self.insecure)]
 
     def _sleep(self, seconds: float) -> None:
         if self.cancel.wait(seconds):
@@ -103,9 +115,12 @@ class Transport:
                 raise RegistryError(f"unknown host {parsed.host}: the registry's name does not resolve "
                                     "(check the image name and the network)") from None
             except u3.exceptions.SSLError as e:
-                raise RegistryError(f"TLS error talking to {parsed.netloc}: {_reason(e)} (a registry with its own "
-                                    f"CA needs /etc/docker/certs.d/{parsed.netloc}/ca.crt; a plain HTTP one, "
-                                    "insecure-registries in config.yaml)") from None
+                import ssl
+                refused = isinstance(getattr(e, "reason", None), ssl.SSLCertVerificationError) or \
+                    "CERTIFICATE_VERIFY_FAILED" in str(e)
+                raise TlsError(f"TLS error talking to {parsed.netloc}: {_reason(e)} (a registry with its own "
+                               f"CA needs /etc/docker/certs.d/{parsed.netloc}/ca.crt; a plain HTTP one, "
+                               "registries.insecure in config.yaml)", refused) from None
             except (u3.exceptions.NewConnectionError, u3.exceptions.ConnectTimeoutError) as e:
                 if tries < RETRIES:
                     tries += 1

@@ -8,7 +8,7 @@ import pytest
 from engine.errors import InvalidArgument, NotFound
 from engine.registry import platforms
 from engine.registry.auth import parse_challenge
-from engine.registry.transport import scheme_for
+from engine.registry.transport import schemes_for
 from tests.conftest import ROOT
 
 
@@ -61,13 +61,15 @@ def test_challenges_parse():
         "bearer", {"realm": 'a"b', "error": "insufficient_scope"})
 
 
-def test_plain_http_only_for_the_local_host():
-    assert scheme_for("127.0.0.1:5000") == "http"
-    assert scheme_for("localhost:5000") == "http"
-    assert scheme_for("[::1]:5000") == "http"
-    assert scheme_for("docker.io") == "https"
-    assert scheme_for("registry.example:5000") == "https"
-    assert scheme_for("registry.example:5000", ("registry.example:5000",)) == "http"
+def test_plain_http_only_for_loopback_and_insecure_hosts():
+    both, tls = ("https", "http"), ("https",)
+    assert schemes_for("127.0.0.1:5000") == both
+    assert schemes_for("127.1.2.3:5000") == both
+    assert schemes_for("localhost:5000") == both
+    assert schemes_for("[::1]:5000") == both
+    assert schemes_for("registry-1.docker.io") == tls
+    assert schemes_for("registry.example:5000") == tls
+    assert schemes_for("registry.example:5000", ("registry.example:5000",)) == both
 
 
 def test_urllib3_is_loaded_only_for_registry_work(tmp_path):

@@ -46,7 +46,7 @@ def _shown_path(ref: reference.Reference) -> str:
     return ref.path   # docker: "Pulling from library/busybox", "Pulling from x" for 127.0.0.1:5000/x
 
 
-def _client(host: str, credentials: Credentials, settings=None) -> tuple[Registry, Transport]:
+def _client(host: str, credentials: Credentials, settings=None, certs_dir: str | None = None) -> tuple[Registry, Transport]:
     """The registry client with what the user configured: credentials from
     docker's config.json and its helpers (registry/credentials.py) unless
     given, CA files and client certificates of certs.d (registry/config.py's
@@ -55,19 +55,20 @@ def _client(host: str, credentials: Credentials, settings=None) -> tuple[Registr
     from ..registry import credentials as creds
     settings = settings if settings is not None else config.load_settings()
     insecure = (host,) if config.is_insecure(host, settings) else ()
-    transport = Transport(insecure, config.TlsFor(settings))
+    tls = config.TlsFor(settings) if certs_dir is None else config.TlsFor(settings, certs_dir)
+    transport = Transport(insecure, tls)
     return Registry(host, transport, creds.lookup if credentials is None else credentials), transport
 
 
 def pull(store: Store, ref_text: str, *, platform: str | None = None, progress: Progress = None,
-         credentials: Credentials = None, settings=None) -> str:
+         credentials: Credentials = None, settings=None, certs_dir: str | None = None) -> str:
     """Pull `ref_text` (a name, name:tag or name@digest); returns the image id.
     credentials: host -> (user, password) | None; None: docker's config.json
     (pass `lambda host: None` for none at all)."""
     ref = reference.parse_docker_ref(ref_text)
     want = platforms.parse(platform) if platform else platforms.host()
     emit = progress or (lambda e: None)
-    registry, transport = _client(ref.domain, credentials, settings)
+    registry, transport = _client(ref.domain, credentials, settings, certs_dir)
     shown = ref.familiar()
     wanted = ref.digest or ref.tag
     emit(PullEvent(None, f"{wanted}: Pulling from {_shown_path(ref)}"))

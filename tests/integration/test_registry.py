@@ -44,7 +44,7 @@ def _free_port() -> int:
 
 
 class RegistryProcess:
-    def __init__(self, base: str, htpasswd: str | None = None):
+    def __init__(self, base: str, htpasswd: str | None = None, tls: tuple[str, str] | None = None):
         self.dir = base
         os.makedirs(base, exist_ok=True)
         self.port = _free_port()
@@ -53,7 +53,8 @@ class RegistryProcess:
         config = os.path.join(base, "config.yml")
         with open(config, "w") as f:
             f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {base}/data\n"
-                    f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n{auth}")
+                    f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n"
+                    + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "") + auth)
         self.log = open(os.path.join(base, "log"), "wb")
         self.proc = subprocess.Popen([need_tool("docker-registry"), "serve", config], stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -609,3 +610,40 @@ def test_a_schema1_manifest_is_refused_clearly(world, tmp_path):
         _store_clean(root)
     finally:
         proxy.stop()
+
+
+def test_tls_registry_with_its_ca_in_certs_d(world, tmp_path):
+    """HTTPS with a CA made here: trusted through certs.d/HOST/ca.crt; without
+    it the certificate is refused, with no fall-back to plain HTTP."""
+    from engine import Engine
+    from engine.errors import RegistryError
+    from engine.images.pull import pull
+    openssl = need_tool("openssl")
+    d = str(tmp_path)
+
+    def ssl_(*args):
+        subprocess.run([openssl, *args], check=True, capture_output=True, cwd=d)
+    ssl_("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.crt",
+         "-subj", "/CN=dockyard test CA")
+    ssl_("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ssl_("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+         "-out", "srv.crt", "-extfile", "ext")
+    reg = RegistryProcess(os.path.join(d, "tls"), tls=(os.path.join(d, "srv.crt"), os.path.join(d, "srv.key")))
+    try:
+        src = world["src"]
+        skopeo_push(src.tars[src.busybox], f"{reg.host}/x/busybox:1")
+        certs = os.path.join(d, "certs.d")
+        os.makedirs(os.path.join(certs, reg.host))
+        eng = Engine(os.path.join(d, "root"))
+        try:
+            with pytest.raises(RegistryError, match=f"TLS error talking to {reg.host}: .*certs.d/{reg.host}/ca.crt"):
+                pull(eng.store, f"{reg.host}/x/busybox:1", certs_dir=certs)
+            shutil.copy(os.path.join(d, "ca.crt"), os.path.join(certs, reg.host, "ca.crt"))
+            assert pull(eng.store, f"{reg.host}/x/busybox:1", certs_dir=certs) == src.busybox
+            assert eng.check().ok
+        finally:
+            eng.close()
+    finally:
+        reg.stop()

@@ -24,6 +24,8 @@ _EXPORTS = {
     "Reference": ("reference", "Reference"),
     "parse_reference": ("reference", "parse"),
     "parse_time": ("images.config", "parse_time"),
+    # registries
+    "PullEvent": ("images.pull", "PullEvent"),
     # builds
     "BuildError": ("build.builder", "BuildError"),
     "BuildEvent": ("build.builder", "BuildEvent"),

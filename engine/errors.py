@@ -43,3 +43,11 @@ class UnsafeArchive(CorruptArchive):
 
 class StoreError(DockyardError):
     """The store on disk is in a state the engine cannot use."""
+
+
+class RegistryError(DockyardError):
+    """A registry could not be reached or answered with an error (engine/registry)."""
+
+
+class Unauthorized(RegistryError):
+    """A registry refused the credentials given, or wants some and none were given."""

@@ -26,6 +26,7 @@ class ImageSummary:
     shared_size: int           # bytes of layers other images use too
     containers: int
     layers: int
+    repo_digests: list[str] = field(default_factory=list)   # "docker.io/library/busybox@sha256:…" it was pulled by
 
     @property
     def short_id(self) -> str:
@@ -101,13 +102,16 @@ class Engine:
             for l in chain:
                 use_count[l] = use_count.get(l, 0) + 1
         from .images.config import parse_time
+        pulled: dict[str, list[str]] = {}
+        for r in self.store.db.query("SELECT name, digest, image_id FROM repo_digests ORDER BY name"):
+            pulled.setdefault(r["image_id"], []).append(f"{r['name']}@{r['digest']}")
         out = []
         for img in records:
             chain = chains[img.id]
             shared = sum(layer_rows[l][1] for l in chain if use_count[l] > 1)
             out.append(ImageSummary(img.id, [familiar(t) for t in img.tags], img.tags, img.manifest_digest,
                                     img.created, parse_time(img.created), img.size, shared,
-                                    users.get(img.id, 0), len(chain)))
+                                    users.get(img.id, 0), len(chain), pulled.get(img.id, [])))
         return out
 
     def image(self, ref: str) -> ImageSummary:
@@ -134,6 +138,20 @@ class Engine:
     def load(self, src: str | BinaryIO, progress: Progress = None) -> list[tuple[str, list[str]]]:
         from .images.transfer import load
         return load(self.store, src, progress)
+
+    def pull(self, ref: str, platform: str | None = None, progress=None, *, credentials=None) -> str:
+        """docker pull: `ref` (name[:tag] or name@digest) from its registry; returns
+        the image id. platform: "os/arch[/variant]" for an index (default: this
+        host's). progress gets engine.images.pull.PullEvent (docker's lines).
+        credentials: host -> (user, password) or None; by default docker's
+        config.json and its credential helpers (engine/registry/credentials.py)."""
+        from .images.pull import pull
+        return pull(self.store, ref, platform=platform, progress=progress, credentials=credentials)
+
+    def remote_tags(self, ref: str, *, credentials=None) -> list[str]:
+        """The tags a registry has for `ref`'s repository (pull -a)."""
+        from .images.pull import remote_tags
+        return remote_tags(ref, credentials=credentials)
 
     def save(self, refs: list[str], out: BinaryIO, fmt: str = "docker-archive") -> None:
         from .images.transfer import save

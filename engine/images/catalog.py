@@ -61,7 +61,10 @@ def resolve(store: Store, ref: str) -> ImageRecord:
         candidates = []
     for cand in candidates:
         if cand.digest:
-            rows = store.db.query("SELECT * FROM images WHERE manifest_digest = ? OR id = ?", (cand.digest, cand.digest))
+            rows = store.db.query(
+                "SELECT * FROM images WHERE manifest_digest = ? OR id = ? OR id IN "
+                "(SELECT image_id FROM repo_digests WHERE name = ? AND digest = ?)",
+                (cand.digest, cand.digest, cand.name, cand.digest))
             if rows:
                 return _record(store, rows[0])
             continue

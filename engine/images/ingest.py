@@ -67,10 +67,12 @@ def _peek(src: BinaryIO) -> tuple[BinaryIO, bytes]:
 
 def ingest_layer(store: Store, open_blob: Callable[[], BinaryIO], *, parent: str | None,
                  expected_diff_id: str | None, expected_digest: str | None = None,
-                 what: str = "layer") -> LayerRecord:
+                 what: str = "layer", keep_plain: str | None = None) -> LayerRecord:
     """Store and unpack one layer blob (whatever its compression). Checks the
     blob against expected_digest and its uncompressed tar against
-    expected_diff_id; on any error nothing of it stays in the store."""
+    expected_diff_id; on any error nothing of it stays in the store.
+    keep_plain: a media type under which a plain tar is kept as it came (a
+    pulled manifest names that blob) instead of zstd-compressed."""
     if expected_diff_id:
         known = _known_layer(store, parent, expected_diff_id)
         if known:
@@ -82,7 +84,7 @@ def ingest_layer(store: Store, open_blob: Callable[[], BinaryIO], *, parent: str
             kind = compression.detect(head)
             writer = store.blobs.writer(what=what)
             with writer:
-                if kind == "none":
+                if kind == "none" and not keep_plain:
                     # Plain tars are kept zstd-compressed: a third of the disk for little time.
                     comp = compression.compressor(writer, "zstd")
                     tee = _Tee(src, comp)
@@ -90,8 +92,19 @@ def ingest_layer(store: Store, open_blob: Callable[[], BinaryIO], *, parent: str
                 else:
                     comp = None
                     tee = _Tee(src, writer)
-                    media_type = compression.media_type_for(kind)
-                result = apply_layer(io.BufferedReader(tee, CHUNK), staged)
+                    media_type = keep_plain if kind == "none" else compression.media_type_for(kind)
+                try:
+                    result = apply_layer(io.BufferedReader(tee, CHUNK), staged)
+                except CorruptArchive:
+                    # A wrong byte in a compressed blob breaks the decompressor before the digest
+                    # can speak: read the rest, and if the blob is not what its digest says, say that.
+                    if expected_digest:
+                        while tee.read(CHUNK):
+                            pass
+                        if tee.digest() != expected_digest:
+                            raise DigestMismatch(f"{what} does not match its digest: expected {expected_digest}, "
+                                                 f"got {tee.digest()}") from None
+                    raise
                 while tee.read(CHUNK):  # trailing bytes belong to the blob too
                     pass
                 if comp is not None:
@@ -138,9 +151,11 @@ def parse_config(config: bytes, what: str = "image config") -> dict:
 
 
 def add_image(store: Store, config: bytes, layers: list[LayerRecord], tags: list[str],
-              manifest: bytes | None = None, event: str = "load") -> str:
+              manifest: bytes | None = None, event: str = "load",
+              repo_digests: list[tuple[str, str]] = ()) -> str:
     """Write the config and manifest blobs, then make the image and its tags
-    visible in one transaction. Returns the image id (the config's digest)."""
+    visible in one transaction. Returns the image id (the config's digest).
+    repo_digests: (repository, digest) it was pulled by (docker's RepoDigests)."""
     doc = parse_config(config)
     diff_ids = doc["rootfs"]["diff_ids"]
     if [l.diff_id for l in layers] != diff_ids:
@@ -168,6 +183,9 @@ def add_image(store: Store, config: bytes, layers: list[LayerRecord], tags: list
         for name in tags:
             c.execute("INSERT INTO tags(name, image_id) VALUES (?, ?) "
                       "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id", (name, image_id))
+        for name, digest in repo_digests:
+            c.execute("INSERT INTO repo_digests(name, digest, image_id) VALUES (?, ?, ?) "
+                      "ON CONFLICT(name, digest) DO UPDATE SET image_id = excluded.image_id", (name, digest, image_id))
         record_event(c, "image", event, image_id, {"tags": tags})
     return image_id
 

@@ -38,6 +38,9 @@ def inspect_image(store: Store, img: ImageRecord) -> dict:
     cfg = config_of(store, img)
     chain = layer_chain(store, img)
     repo_digests = [f"{reference.parse(t).repository_familiar()}@{img.manifest_digest}" for t in img.tags]
+    for r in store.db.query("SELECT name, digest FROM repo_digests WHERE image_id = ?", (img.id,)):
+        # what it was pulled by: for an index, the index's digest (docker's RepoDigests)
+        repo_digests.append(f"{reference.parse(r['name']).repository_familiar()}@{r['digest']}")
     manifest = mf.parse_manifest(store.blobs.read_bytes(img.manifest_digest))
     return {
         "Id": img.id,

@@ -93,6 +93,20 @@ CREATE TABLE IF NOT EXISTS build_cache(
     image_id TEXT NOT NULL,
     created  REAL NOT NULL
 );
+-- the digests an image was pulled (later pushed) by, per repository, as docker's
+-- RepoDigests: a tag's manifest list or index digest is not the image's own manifest
+-- digest, and a pull by digest leaves no tag (engine/images/pull.py)
+CREATE TABLE IF NOT EXISTS repo_digests(
+    name     TEXT NOT NULL,             -- repository, normalised: docker.io/library/busybox
+    digest   TEXT NOT NULL,             -- what the registry served for it: index or manifest
+    image_id TEXT NOT NULL,
+    PRIMARY KEY(name, digest)
+);
+CREATE INDEX IF NOT EXISTS repo_digests_image ON repo_digests(image_id);
+CREATE TRIGGER IF NOT EXISTS repo_digests_gc AFTER DELETE ON images
+BEGIN
+    DELETE FROM repo_digests WHERE image_id = OLD.id;
+END;
 CREATE TRIGGER IF NOT EXISTS layer_files_gc AFTER DELETE ON layers
 WHEN NOT EXISTS (SELECT 1 FROM layers WHERE diff_id = OLD.diff_id)
 BEGIN

@@ -50,6 +50,8 @@ def add_run_flags(p) -> None:
     p.add_argument("--stop-timeout", type=int)
     p.add_argument("-l", "--label", action="append", default=[])
     p.add_argument("--detach-keys", default=None)
+    from .pull import add_run_flags as pull_flags
+    pull_flags(p)
     p.add_argument("image")
     p.add_argument("command", nargs="...")
 
@@ -83,8 +85,15 @@ def _tty_size():
         return None
 
 
+def _pull(eng: Engine, args) -> None:
+    from .pull import ensure_image
+    ensure_image(eng, args.image, args.pull, args.platform)
+
+
 def create(eng: Engine, args) -> int:
-    print(eng.create_container(options_from(args)))
+    opts = options_from(args)
+    _pull(eng, args)
+    print(eng.create_container(opts))
     return 0
 
 
@@ -92,6 +101,7 @@ def run(eng: Engine, args) -> int:
     opts = options_from(args)
     if args.tty and not args.detach and not sys.stdin.isatty():
         raise InvalidArgument("the input device is not a TTY")
+    _pull(eng, args)
     cid = eng.create_container(opts)
     if args.detach:
         try:

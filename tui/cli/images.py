@@ -12,12 +12,23 @@ def _split(name: str) -> tuple[str, str]:
     return ref.repository_familiar(), ref.tag or "<none>"
 
 
+def _repo(repo_digest: str) -> str:
+    return parse_reference(repo_digest.partition("@")[0]).repository_familiar()
+
+
+def _digest(img, repo: str) -> str:
+    """The digest the image was pulled by from this repository, else its manifest's."""
+    return next((d.partition("@")[2] for d in img.repo_digests if _repo(d) == repo), img.digest)
+
+
 def images(eng: Engine, args) -> int:
     rows = []
     for img in eng.images(all=args.all):
-        names = img.names or [None]
-        for name in names:
-            repo, tag = _split(name) if name else ("<none>", "<none>")
+        named = [_split(n) for n in img.names]
+        # pulled by digest only: the repository with no tag, as docker lists it
+        named += [(r, "<none>") for r in dict.fromkeys(_repo(d) for d in img.repo_digests)
+                  if r not in {n[0] for n in named}]
+        for repo, tag in named or [("<none>", "<none>")]:
             rows.append((repo, tag, img))
     if args.filter_ref:
         want = args.filter_ref
@@ -42,7 +53,7 @@ def images(eng: Engine, args) -> int:
     headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
     out = []
     for repo, tag, img in rows:
-        out.append([repo, tag] + ([img.digest] if args.digests else []) +
+        out.append([repo, tag] + ([_digest(img, repo)] if args.digests else []) +
                    [img.short_id, ago(img.created_ts), human_size(img.size)])
     print(table(headers, out))
     return 0

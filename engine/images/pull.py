@@ -1,0 +1,174 @@
+"""dockyard pull: an image from a registry into the store, through the same
+ingest as `load` (ingest.py: each layer blob read once, hashed, stored and
+unpacked in one pass, the rows last in one transaction).
+
+The manifest (or the index, and then the platform's manifest) and the config
+come first; the config's diff ids give every layer's chain id, so the layers
+are fetched in parallel (3 at a time, as docker) and each unpacks into a
+layer directory of its own. A layer the store has is not fetched. A blob is
+checked against its digest as it arrives (ingest_layer): a wrong byte fails
+the pull naming the blob, before anything of it is visible. An error or
+Ctrl-C stops the other downloads at their next read; their staging is
+removed, so the store is as it was (`dockyard check` clean)."""
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import reference
+from ..layers import chain_ids
+from ..registry import platforms
+from ..registry.client import INDEXES, Registry
+from ..registry.transport import Cancelled, Transport
+from ..store import Store
+from . import manifest as mf
+from .ingest import LayerRecord, _known_layer, add_image, ingest_layer, parse_config
+
+PARALLEL = 3    # docker's max-concurrent-downloads
+
+
+@dataclass
+class PullEvent:
+    """A line of docker's pull output: `id` a layer's short id (its blob digest's
+    first 12 hex digits) or None for the image; current/total: bytes while downloading."""
+    id: str | None
+    status: str
+    current: int = 0
+    total: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.id}: {self.status}" if self.id else self.status
+
+
+Progress = Callable[[PullEvent], None] | None
+Credentials = Callable[[str], tuple[str, str] | None] | None
+
+
+def _shown_path(ref: reference.Reference) -> str:
+    return ref.path   # docker: "Pulling from library/busybox", "Pulling from x" for 127.0.0.1:5000/x
+
+
+def _client(host: str, credentials: Credentials, settings=None, certs_dir: str | None = None) -> tuple[Registry, Transport]:
+    """The registry client with what the user configured: credentials from
+    docker's config.json and its helpers (registry/credentials.py) unless
+    given, CA files and client certificates of certs.d (registry/config.py's
+    TlsFor), config.yaml's insecure registries (plain HTTP, for now)."""
+    from ..registry import config
+    from ..registry import credentials as creds
+    settings = settings if settings is not None else config.load_settings()
+    insecure = (host,) if config.is_insecure(host, settings) else ()
+    tls = config.TlsFor(settings) if certs_dir is None else config.TlsFor(settings, certs_dir)
+    transport = Transport(insecure, tls)
+    return Registry(host, transport, creds.lookup if credentials is None else credentials), transport
+
+
+def pull(store: Store, ref_text: str, *, platform: str | None = None, progress: Progress = None,
+         credentials: Credentials = None, settings=None, certs_dir: str | None = None) -> str:
+    """Pull `ref_text` (a name, name:tag or name@digest); returns the image id.
+    credentials: host -> (user, password) | None; None: docker's config.json
+    (pass `lambda host: None` for none at all)."""
+    ref = reference.parse_docker_ref(ref_text)
+    want = platforms.parse(platform) if platform else platforms.host()
+    emit = progress or (lambda e: None)
+    registry, transport = _client(ref.domain, credentials, settings, certs_dir)
+    shown = ref.familiar()
+    wanted = ref.digest or ref.tag
+    emit(PullEvent(None, f"{wanted}: Pulling from {_shown_path(ref)}"))
+    media_type, data, top_digest = registry.manifest(ref.path, wanted, shown)
+    digest = top_digest
+    if media_type in INDEXES:
+        idx = mf.parse_index(data, f"the index of {shown}")
+        chosen = platforms.select(idx["manifests"], want, shown)
+        media_type, data, digest = registry.manifest(ref.path, chosen["digest"], f"{shown} ({want})")
+        if media_type in INDEXES:
+            from ..errors import CorruptArchive
+            raise CorruptArchive(f"the {want} entry of {shown}'s index is itself an index: not supported")
+    m = mf.parse_manifest(data, f"manifest {digest} of {shown}")
+    config = registry.blob_bytes(ref.path, m["config"], f"the config of {shown}")
+    doc = parse_config(config, f"the config of {shown}")
+    mf.check_invariants(m, doc, check_history=False)
+    diff_ids = doc["rootfs"]["diff_ids"]
+    chains = chain_ids(diff_ids) if diff_ids else []
+    parents = [None] + chains[:-1]
+    with store.lock.shared():
+        records, fetched = _layers(store, registry, ref, m["layers"], diff_ids, parents, emit, transport)
+        tags = [str(ref)] if ref.tag and not ref.digest else []
+        image_id = mf.sha256_digest(config)
+        old = store.db.query("SELECT image_id FROM tags WHERE name = ?", (tags[0],)) if tags else []
+        known = store.db.query("SELECT 1 FROM images WHERE id = ?", (image_id,))
+        # Our blobs are the registry's (keep_plain): the manifest as served names them.
+        same = all(r.blob_digest == d["digest"] for r, d in zip(records, m["layers"]))
+        image_id = add_image(store, config, records, tags, manifest=data if same else None, event="pull",
+                             repo_digests=[(ref.name, top_digest)])
+    emit(PullEvent(None, f"Digest: {top_digest}"))
+    up_to_date = not fetched and known and (not tags or (old and old[0]["image_id"] == image_id))
+    emit(PullEvent(None, f"Status: {'Image is up to date' if up_to_date else 'Downloaded newer image'} for {shown}"))
+    return image_id
+
+
+def _layers(store: Store, registry: Registry, ref, descs: list[dict], diff_ids: list[str],
+            parents: list, emit, transport: Transport) -> tuple[list[LayerRecord], int]:
+    records: list[LayerRecord | None] = [None] * len(descs)
+    todo = []
+    for i, (desc, diff_id) in enumerate(zip(descs, diff_ids)):
+        short = desc["digest"][7:19]
+        known = _known_layer(store, parents[i], diff_id)
+        if known:
+            records[i] = known
+            emit(PullEvent(short, "Already exists"))
+        else:
+            todo.append(i)
+            emit(PullEvent(short, "Pulling fs layer"))
+    if not todo:
+        return records, 0
+
+    def fetch(i: int) -> LayerRecord:
+        desc = descs[i]
+        short, size = desc["digest"][7:19], desc["size"]
+        what = f"layer blob {desc['digest']} ({i + 1} of {len(descs)}) of {ref.familiar()}"
+        step = max(size // 20, 1 << 20)
+        mark = [0]
+
+        def on_read(got: int) -> None:
+            if got - mark[0] >= step:
+                mark[0] = got
+                emit(PullEvent(short, "Downloading", got, size))
+
+        rec = ingest_layer(store, lambda: registry.open_blob(ref.path, desc["digest"], size, what, on_read),
+                           parent=parents[i], expected_diff_id=diff_ids[i], expected_digest=desc["digest"],
+                           what=what, keep_plain=desc.get("mediaType") or mf.OCI_LAYER)
+        emit(PullEvent(short, "Pull complete"))
+        return rec
+
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo)), thread_name_prefix="pull")
+    futures = {i: pool.submit(fetch, i) for i in todo}
+    first: BaseException | None = None
+    try:
+        for i, fut in futures.items():
+            try:
+                records[i] = fut.result()
+            except Cancelled:
+                pass
+            except Exception as e:
+                if first is None:
+                    first = e
+                transport.cancel.set()   # the others stop at their next read
+    except BaseException:                # Ctrl-C while waiting
+        transport.cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)   # their staging is gone before we return or raise
+    if first is not None:
+        raise first
+    if transport.cancel.is_set():
+        raise KeyboardInterrupt
+    return records, len(todo)
+
+
+def remote_tags(ref_text: str, *, credentials: Credentials = None, settings=None) -> list[str]:
+    """The tags of the repository `ref_text` names (for pull -a)."""
+    ref = reference.parse_docker_ref(ref_text)
+    registry, _ = _client(ref.domain, credentials, settings)
+    return registry.tags(ref.path, ref.repository_familiar())
+
+
+__all__ = ["PullEvent", "pull", "remote_tags"]

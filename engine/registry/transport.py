@@ -121,17 +121,14 @@ class Transport:
                 raise TlsError(f"TLS error talking to {parsed.netloc}: {_reason(e)} (a registry with its own "
                                f"CA needs /etc/docker/certs.d/{parsed.netloc}/ca.crt; a plain HTTP one, "
                                "registries.insecure in config.yaml)", refused) from None
-            except (u3.exceptions.NewConnectionError, u3.exceptions.ConnectTimeoutError) as e:
-                if tries < RETRIES:
+            except (u3.exceptions.NewConnectionError, u3.exceptions.ConnectTimeoutError,
+                    u3.exceptions.ProtocolError, u3.exceptions.ReadTimeoutError) as e:
+                if tries < RETRIES:  # refused, timed out or dropped: the same backoff for each
                     tries += 1
                     self._sleep(BACKOFF[tries - 1])
                     continue
-                raise RegistryError(f"cannot connect to {parsed.netloc}: {_reason(e)}") from None
-            except (u3.exceptions.ProtocolError, u3.exceptions.ReadTimeoutError) as e:
-                if tries < RETRIES:
-                    tries += 1
-                    self._sleep(BACKOFF[tries - 1])
-                    continue
+                if isinstance(e, (u3.exceptions.NewConnectionError, u3.exceptions.ConnectTimeoutError)):
+                    raise RegistryError(f"cannot connect to {parsed.netloc}: {_reason(e)}") from None
                 raise RegistryError(f"{what}: the connection to {parsed.netloc} failed: {_reason(e)}") from None
             resp = Response(raw.status, {k.lower(): v for k, v in raw.headers.items()}, raw, url)
             if resp.status in (301, 302, 303, 307, 308) and "location" in resp.headers:

@@ -36,6 +36,7 @@ from engine.errors import CorruptArchive, InvalidArgument, UnsafeArchive
 from engine.layers.compression import open_decompressed
 from engine.layers.digest import CHUNK, HashingReader
 from engine.layers.entries import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, Entry, whiteout_kind
+from engine.layers.readahead import ReadAhead
 from engine.layers.scope import Scope, clean_name
 
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -73,9 +74,10 @@ def apply_layer(stream, root: str, *, whiteouts: str = "overlay") -> ApplyResult
             raise InvalidArgument(f"cannot unpack a layer into {root}: the directory is not empty")
 
     hashed = HashingReader(open_decompressed(stream))
-    # The buffer makes hashing and decompression work on 1 MiB chunks while
-    # tarfile nibbles 512-byte headers.
-    buffered = io.BufferedReader(hashed, CHUNK)
+    # Fetching, decompressing and hashing run ahead in a thread (readahead.py);
+    # the buffer lets tarfile nibble 512-byte headers out of 1 MiB chunks.
+    ahead = ReadAhead(hashed)
+    buffered = io.BufferedReader(ahead, CHUNK)
     unpacker = _Unpacker(root, whiteouts == "overlay")
     try:
         tf = tarfile.open(fileobj=buffered, mode="r|")
@@ -86,13 +88,16 @@ def apply_layer(stream, root: str, *, whiteouts: str = "overlay") -> ApplyResult
         # block is the end-of-archive marker, anything shorter is a cut stream.
         if tf.fileobj.tell() - tf.offset != tarfile.BLOCKSIZE:
             raise tarfile.ReadError("missing end-of-archive marker")
-        hashed.drain()
+        while buffered.read(CHUNK):  # the padding after the marker is in the diff id too
+            pass
     except (tarfile.TarError, EOFError) as e:
         raise CorruptArchive(f"layer tar is truncated or corrupt: {e}") from e
     except OSError as e:
         if e.errno != errno.ENAMETOOLONG:
             raise
         raise CorruptArchive(f"layer tar has a name too long for this system: {e.filename}") from e
+    finally:
+        ahead.close()
     unpacker.finish()
     return ApplyResult(
         hashed.digest(), hashed.size, unpacker.size, len(unpacker.entries), unpacker.entries

@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import tarfile
+import time
 
 import pytest
 import zstandard
@@ -179,3 +180,46 @@ def test_bad_whiteouts_mode(tmp_path):
 def test_name_too_long_is_corrupt(tmp_path):
     with pytest.raises(CorruptArchive, match="too long"):
         apply_layer(io.BytesIO(tar(member("n" * 300))), str(tmp_path))
+
+
+class _Source(io.RawIOBase):
+    """A blob source that counts reads and can fail at a given read."""
+
+    def __init__(self, data: bytes, fail_at: int | None = None):
+        self._f = io.BytesIO(data)
+        self.reads = 0
+        self.fail_at = fail_at
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        self.reads += 1
+        if self.reads == self.fail_at:
+            raise ConnectionResetError("the network went away")
+        return self._f.readinto(b)
+
+
+def test_source_error_mid_stream_reaches_the_caller(tmp_path):
+    # The blob is read ahead in a thread: its errors still surface here, as they were.
+    blob = tar(member("a", data=BIG), member("b", data=BIG))
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(ConnectionResetError, match="network went away"):
+        apply_layer(io.BufferedReader(_Source(blob, fail_at=3), 1 << 16), str(root))
+
+
+def test_failed_unpack_stops_reading_the_source(tmp_path):
+    # A bad entry early in a big blob: once apply_layer has raised, nothing
+    # reads the source any more (the read-ahead thread is gone), so the caller
+    # may read its tail or close it.
+    blob = tar(member("../escape", data=b"x"), *(member(f"f{i}", data=BIG) for i in range(8)))
+    src = _Source(blob)
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(Exception, match="escape"):
+        apply_layer(src, str(root))
+    seen = src.reads
+    time.sleep(0.3)
+    assert src.reads == seen
+    assert seen < len(blob) // (1 << 20)   # it did not read the whole blob first

@@ -38,6 +38,7 @@ from engine.layers.digest import CHUNK, HashingReader
 from engine.layers.entries import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, Entry, whiteout_kind
 from engine.layers.readahead import ReadAhead
 from engine.layers.scope import Scope, clean_name
+from engine.layers.tarheader import FastTarInfo
 
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -80,7 +81,7 @@ def apply_layer(stream, root: str, *, whiteouts: str = "overlay") -> ApplyResult
     buffered = io.BufferedReader(ahead, CHUNK)
     unpacker = _Unpacker(root, whiteouts == "overlay")
     try:
-        tf = tarfile.open(fileobj=buffered, mode="r|")
+        tf = tarfile.open(fileobj=buffered, mode="r|", tarinfo=FastTarInfo)
         while (member := tf.next()) is not None:
             unpacker.add(tf, member)
             tf.members.clear()  # stream mode keeps every header otherwise

@@ -20,6 +20,7 @@ import tarfile
 from engine.errors import CorruptArchive, UnsafeArchive
 from engine.layers.entries import WHITEOUT_PREFIX, Entry, whiteout_kind
 from engine.layers.scope import Scope, clean_name
+from engine.layers.tarheader import FastTarInfo
 
 CHUNK = 1 << 20
 _DEVICES = {tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo"}
@@ -283,7 +284,7 @@ def _digest(src, size: int) -> bytes:
 def replay_tar(stream) -> LayerModel:
     """The model of a plain (decompressed) layer tar."""
     model = LayerModel()
-    tf = tarfile.open(fileobj=stream, mode="r|")
+    tf = tarfile.open(fileobj=stream, mode="r|", tarinfo=FastTarInfo)
     while (m := tf.next()) is not None:
         model.add_member(tf, m)
         tf.members.clear()

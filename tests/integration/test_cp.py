@@ -60,13 +60,18 @@ def tar_of(*entries) -> bytes:
     return buf.getvalue()
 
 
-def helpers_running() -> list[int]:
-    found = []
+def helpers_running(root) -> list[int]:
+    """cp helpers of this test's store (they inherit the CLI's DOCKYARD_ROOT):
+    other runs on the machine may have helpers of their own."""
+    found, mine = [], b"DOCKYARD_ROOT=" + str(root).encode() + b"\0"
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if b"engine.containers.copy.shell" in f.read():
+                    if b"engine.containers.copy.shell" not in f.read():
+                        continue
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if b"\0" + mine in b"\0" + f.read():
                         found.append(int(pid))
             except OSError:
                 pass
@@ -138,7 +143,7 @@ def test_copy_in_to_stopped_then_start_sees_it(root, tmp_path):
     assert err(root, "cp", str(note), "later:/opt/") == "Error: no such directory"
     ok(root, "cp", str(app), "later:/opt")        # a directory to a missing dest: created with its contents
     ok(root, "cp", str(note), "later:/opt/note")  # a file to a missing name: created
-    assert mounts_under(tmp_path) == [] and helpers_running() == []
+    assert mounts_under(tmp_path) == [] and helpers_running(root) == []
     assert os.path.isfile(os.path.join(upper(root, cid), "opt/run.sh"))
     ok(root, "start", "later")
     assert ok(root, "wait", "later").stdout.strip() == b"0"
@@ -321,5 +326,5 @@ def test_nothing_left_behind(root, tmp_path):
     ok(root, "cp", "c:/f", str(tmp_path / "g"))
     err(root, "cp", "c:/nope", str(tmp_path / "h"))
     assert mounts_under(tmp_path) == []
-    assert helpers_running() == []
+    assert helpers_running(root) == []
     assert json.loads(ok(root, "inspect", "c").stdout)[0]["State"]["Status"] == "created"

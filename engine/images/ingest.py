@@ -150,6 +150,17 @@ def parse_config(config: bytes, what: str = "image config") -> dict:
     return doc
 
 
+def record_layers(c, layers: list[LayerRecord], now: float) -> None:
+    """The rows that make unpacked layers known (within the caller's transaction)."""
+    for l in layers:
+        c.execute("INSERT OR IGNORE INTO layers(chain_id, diff_id, parent, diff_size, size, files, created) "
+                  "VALUES (?,?,?,?,?,?,?)", (l.chain_id, l.diff_id, l.parent, l.diff_size, l.size, l.files, now))
+        c.execute("INSERT OR IGNORE INTO layer_blobs(diff_id, digest, media_type, size) VALUES (?,?,?,?)",
+                  (l.diff_id, l.blob_digest, l.blob_media_type, l.blob_size))
+        if l.index is not None:
+            fileindex.record(c, l.diff_id, l.index, l.files)
+
+
 def add_image(store: Store, config: bytes, layers: list[LayerRecord], tags: list[str],
               manifest: bytes | None = None, event: str = "load",
               repo_digests: list[tuple[str, str]] = ()) -> str:
@@ -168,13 +179,7 @@ def add_image(store: Store, config: bytes, layers: list[LayerRecord], tags: list
     manifest_digest = store.blobs.put_bytes(manifest, what="image manifest")
     now = time.time()
     with store.db.tx() as c:
-        for l in layers:
-            c.execute("INSERT OR IGNORE INTO layers(chain_id, diff_id, parent, diff_size, size, files, created) "
-                      "VALUES (?,?,?,?,?,?,?)", (l.chain_id, l.diff_id, l.parent, l.diff_size, l.size, l.files, now))
-            c.execute("INSERT OR IGNORE INTO layer_blobs(diff_id, digest, media_type, size) VALUES (?,?,?,?)",
-                      (l.diff_id, l.blob_digest, l.blob_media_type, l.blob_size))
-            if l.index is not None:
-                fileindex.record(c, l.diff_id, l.index, l.files)
+        record_layers(c, layers, now)
         size = sum(l.size for l in layers)
         top = layers[-1].chain_id if layers else None
         c.execute("INSERT INTO images(id, manifest_digest, top_layer, size, created, added) VALUES (?,?,?,?,?,?) "

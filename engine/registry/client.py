@@ -22,17 +22,22 @@ ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_MANIFEST = 4 << 20     # distribution's own limit
 MAX_CONFIG = 64 << 20
 CHUNK = 1 << 20
+RESUMES = 5                # a blob body that breaks off is asked for again from where it stopped, this often
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 
 
 class Registry:
-    def __init__(self, host: str, transport: Transport, credentials: Credentials = None):
+    def __init__(self, host: str, transport: Transport, credentials: Credentials = None, base_url: str | None = None):
+        """base_url: where to ask instead of the host's own API (a docker.io
+        mirror, scheme://host[:port] from config.yaml): credentials are then asked for by its host."""
         self.host = host   # as in references: docker.io, 127.0.0.1:5000
         self.api_host = DOCKER_HUB_API if host == DOCKER_HUB else host
         self.transport = transport
-        self._bases = transport.base_urls(self.api_host)
+        if base_url:
+            host = self.api_host = base_url.split("://", 1)[1].rstrip("/")
+        self._bases = [base_url.rstrip("/")] if base_url else transport.base_urls(self.api_host)
         self.base = self._bases[0]
         self.auth = Auth(host, transport, credentials)   # credentials are asked for by the reference's host
         self._pinged = False
@@ -62,9 +67,10 @@ class Registry:
             raise _error(resp, f"{self.host} answered {resp.status} to /v2/", b"")
         self._pinged = True
 
-    def _get(self, path: str, scope: str, accept: str | None = None, what: str = "") -> Response:
+    def _get(self, path: str, scope: str, accept: str | None = None, what: str = "",
+             extra: dict | None = None) -> Response:
         self.ping()
-        headers = {"User-Agent": "dockyard"}
+        headers = {"User-Agent": "dockyard", **(extra or {})}
         if accept:
             headers["Accept"] = accept
         url = self.base + path
@@ -156,38 +162,90 @@ class Registry:
         return data
 
     def open_blob(self, repo: str, digest: str, size: int | None, what: str, on_read=None) -> "BlobStream":
-        resp = self._get(f"/v2/{repo}/blobs/{digest}", _scope(repo), what=what)
-        if resp.status != 200:
+        resp = self._blob_get(repo, digest, what)
+        return BlobStream(resp, size, what, self.transport, on_read,
+                          reopen=lambda start, etag: self._blob_get(repo, digest, what, start, etag))
+
+    def _blob_get(self, repo: str, digest: str, what: str, start: int = 0, etag: str | None = None) -> Response:
+        """GET a blob, from byte `start` on (Range, and If-Range with the
+        first answer's ETag so that a changed blob comes whole, not spliced)."""
+        extra = {}
+        if start:
+            extra["Range"] = f"bytes={start}-"
+            if etag:
+                extra["If-Range"] = etag
+        resp = self._get(f"/v2/{repo}/blobs/{digest}", _scope(repo), what=what, extra=extra)
+        if resp.status not in (200, 206):
             data = resp.read_all(1 << 16, what)
             if resp.status == 404:
                 raise _error(resp, f"{what} ({digest}) not found in {self.host}", data, NotFound)
             raise _error(resp, f"{self.host} answered {resp.status} for {what} ({digest})", data)
-        return BlobStream(resp, size, what, self.transport, on_read)
+        return resp
 
 
 class BlobStream(io.RawIOBase):
-    """A blob's body as it arrives: never more than its descriptor's size, a
-    short body or a dropped connection an error naming the blob, Ctrl-C seen
-    at the next read. The digest is checked by whoever consumes it (ingest)."""
+    """A blob's body as it arrives: never more than its descriptor's size,
+    Ctrl-C seen at the next read. A body that breaks off (a dropped
+    connection, a short body) is asked for again from where it stopped
+    (`reopen(start, etag)`: Range), up to RESUMES times, so the reader (the
+    ingest's hash and unpack) goes on as if nothing happened; a registry
+    that answers a Range request with the whole blob (200) cannot be
+    resumed: an error naming the blob. The digest is checked by whoever
+    consumes it (ingest)."""
 
-    def __init__(self, resp: Response, size: int | None, what: str, transport: Transport, on_read=None):
+    def __init__(self, resp: Response, size: int | None, what: str, transport: Transport, on_read=None,
+                 reopen=None):
         self._resp, self._size, self._what = resp, size, what
         self._transport, self._on_read = transport, on_read
+        self._reopen, self._etag = reopen, resp.headers.get("etag")
         self.got = 0
+        self.resumed = 0
 
     def readable(self) -> bool:
         return True
 
+    def _read(self, n: int) -> bytes:
+        try:
+            return self._resp.raw.read(n)
+        except Exception as e:   # urllib3's ProtocolError, ReadTimeoutError, IncompleteRead
+            if not self._can_resume():
+                raise RegistryError(f"{self._what}: the download broke off after {self.got} bytes: {e}") from None
+        self._resume()
+        return self._read(n)
+
+    def _can_resume(self) -> bool:
+        return self._reopen is not None and self.resumed < RESUMES and not self._transport.cancel.is_set()
+
+    def _resume(self) -> None:
+        self._drop()
+        self.resumed += 1
+        resp = self._reopen(self.got, self._etag)
+        if resp.status != 206:
+            resp.close()   # the whole blob again (no Range support, or it changed): what we hashed is lost
+            raise RegistryError(f"{self._what}: the download broke off after {self.got} bytes and the registry "
+                                f"cannot resume it (it answered {resp.status} to a Range request)")
+        start = resp.headers.get("content-range", "").removeprefix("bytes ").split("-", 1)[0]
+        if start != str(self.got):
+            resp.close()
+            raise RegistryError(f"{self._what}: the registry resumed the download at the wrong place "
+                                f"(Content-Range {resp.headers.get('content-range')!r}, wanted byte {self.got})")
+        self._resp = resp
+
+    def _drop(self) -> None:
+        self._resp.raw.close()   # left half-read: drop the connection, do not drain it
+        self._resp.raw.release_conn()
+
     def readinto(self, b) -> int:
         if self._transport.cancel.is_set():
             raise Cancelled("interrupted")
-        try:
-            data = self._resp.raw.read(min(len(b), CHUNK))
-        except Exception as e:   # urllib3's ProtocolError, ReadTimeoutError, IncompleteRead
-            raise RegistryError(f"{self._what}: the download broke off after {self.got} bytes: {e}") from None
+        data = self._read(min(len(b), CHUNK))
         n = len(data)
-        if n == 0 and self._size is not None and self.got < self._size:
-            raise RegistryError(f"{self._what}: the download broke off after {self.got} of {self._size} bytes")
+        while n == 0 and self._size is not None and self.got < self._size:
+            if not self._can_resume():
+                raise RegistryError(f"{self._what}: the download broke off after {self.got} of {self._size} bytes")
+            self._resume()
+            data = self._read(min(len(b), CHUNK))
+            n = len(data)
         self.got += n
         if self._size is not None and self.got > self._size:
             raise DigestMismatch(f"{self._what} is longer than its descriptor's {self._size} bytes")
@@ -199,8 +257,7 @@ class BlobStream(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             if self._size is not None and self.got < self._size:
-                self._resp.raw.close()   # left half-read (an error, Ctrl-C): drop the connection, do not drain it
-                self._resp.raw.release_conn()
+                self._drop()   # left half-read (an error, Ctrl-C)
             else:
                 self._resp.close()
         super().close()

@@ -420,15 +420,16 @@ class Engine:
     # -- build -----------------------------------------------------------------
     def build(self, context_dir: str, dockerfile: str | None = None, tags: list[str] | tuple = (),
               build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
-              progress=None, network: str = "none", dockerfile_text: str | None = None) -> str:
+              progress=None, network: str = "none", dockerfile_text: str | None = None, pull: bool = False) -> str:
         """docker build: the Dockerfile (`dockerfile`, a path, default CONTEXT/Dockerfile;
         or its text) built in `context_dir`; returns the image id. `progress`
         gets engine.build.builder.BuildEvent for every step (start, cached,
-        output lines, done, error). A failing RUN raises BuildError with its exit code."""
+        output lines, done, error). A failing RUN raises BuildError with its exit code.
+        pull: pull every FROM image again (docker's --pull); else only missing ones."""
         from .build.builder import build
         return build(self.store, context_dir, dockerfile=dockerfile, dockerfile_text=dockerfile_text,
                      tags=list(tags), build_args=dict(build_args or {}), target=target, no_cache=no_cache,
-                     progress=progress, network=network)
+                     progress=progress, network=network, pull=pull)
 
 
 __all__ = ["Engine", "DockyardError", "ImageSummary", "DiskUsage"]

@@ -18,10 +18,9 @@ import os
 import time
 from collections.abc import Callable
 
-from ..errors import InvalidArgument, NotFound
+from ..errors import DockyardError, InvalidArgument, NotFound
 from ..images import manifest as mf
 from ..images.catalog import get as get_image
-from ..images.catalog import resolve
 from ..images.config import host_arch, timestamp
 from ..images.ingest import add_image
 from ..images.inspect import config_of, layer_chain
@@ -93,7 +92,9 @@ class Builder(CopySteps, Steps):
     def __init__(self, store: Store, context: str, *, dockerfile: str | None = None,
                  dockerfile_text: str | None = None, tags=(), build_args: dict | None = None,
                  target: str | None = None, no_cache: bool = False,
-                 progress: Callable[[BuildEvent], None] | None = None, network: str = "none"):
+                 progress: Callable[[BuildEvent], None] | None = None, network: str = "none",
+                 pull: bool = False):
+        """pull: docker's `build --pull`, every FROM image pulled again (else only when missing)."""
         self.store = store
         self.context = os.path.abspath(context)
         if not os.path.isdir(self.context):
@@ -106,6 +107,7 @@ class Builder(CopySteps, Steps):
         self.build_args = dict(build_args or {})
         self.target = target
         self.no_cache = no_cache
+        self.pull = pull
         self.progress = progress or (lambda e: None)
         if network not in ("none", "host", "default"):
             raise InvalidArgument(f"network mode {network!r} not supported: none or host")
@@ -210,11 +212,12 @@ class Builder(CopySteps, Steps):
         elif base.lower() == "scratch":
             state = StageState(name, index, None, _scratch_config(), cache.key("scratch"))
         else:
+            from .from_image import from_image
             try:
-                img = resolve(self.store, base)
-            except NotFound:
-                self._err(from_inst, f"{base}: image not found in the store (dockyard cannot pull yet: "
-                                     "load or import it first)")
+                img = from_image(self.store, base, pull=self.pull, platform=platform,
+                                 output=lambda line: self._event("output", title, line))
+            except DockyardError as e:
+                self._err(from_inst, f"{base}: {e}")
             cfg = config_of(self.store, img)
             state = StageState(name, index, img.id, cfg, cache.key("from", img.id))
             _align_history(state.config, len(layer_chain(self.store, img)))

@@ -15,6 +15,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--target", metavar="STAGE")
     p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--pull", action="store_true", help="always pull a newer version of the FROM images")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
     p.add_argument("--network", default="none", choices=["none", "host", "default"])
     p.add_argument("--progress", default="plain", choices=["plain", "auto", "tty", "quiet"])
@@ -105,7 +106,7 @@ def build(eng: Engine, args) -> int:
         try:
             iid = eng.build(context, dockerfile=None if args.file == "-" else args.file, tags=args.tag,
                             build_args=_build_args(args.build_arg), target=args.target, no_cache=args.no_cache,
-                            progress=printer, network=args.network, dockerfile_text=text)
+                            progress=printer, network=args.network, dockerfile_text=text, pull=args.pull)
         except BuildError as e:
             print(f"ERROR: {e}", file=sys.stderr)
             return e.exit_code

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from ..errors import RegistryError, Unauthorized
+from .credentials import IDENTITY_TOKEN_USER
 from .transport import Transport
 
 Credentials = Callable[[str], tuple[str, str] | None] | None
@@ -94,6 +95,10 @@ class Auth:
         query = {k: v for k, v in (("service", params.get("service")), ("scope", scope)) if v}
         headers = {"User-Agent": "dockyard"}
         creds = self._creds()
+        if creds and creds[0] == IDENTITY_TOKEN_USER:
+            got = self._refresh(realm, query, creds[1])
+            if got is not None:
+                return got
         if creds:
             headers["Authorization"] = basic(*creds)
         url = realm + ("&" if "?" in realm else "?") + urlencode(query)
@@ -107,16 +112,41 @@ class Auth:
                                f"run `dockyard login {self.host}`")
         if resp.status != 200:
             raise RegistryError(f"{self.host}: the token server {realm} answered {resp.status}")
-        try:
-            doc = json.loads(body)
-            token = doc.get("token") or doc.get("access_token")
-            ttl = float(doc.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
-            token = None
-        if not isinstance(token, str) or not token:
-            raise RegistryError(f"{self.host}: the token server {realm} gave no token")
-        return token, ttl
+        return _token_of(body, self.host, realm)
+
+    def _refresh(self, realm: str, query: dict, refresh_token: str) -> tuple[str, float] | None:
+        """An identity token (what `login` kept when the token server gave a
+        refresh_token) is an OAuth2 refresh token: POST grant_type=refresh_token
+        to the realm, as docker's registry client does. None: the realm has no
+        OAuth endpoint (404, 405), so the caller falls back to GET with Basic."""
+        body = urlencode({"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": "dockyard",
+                          **query}).encode()
+        resp = self._transport.request("POST", realm, {"User-Agent": "dockyard", "Content-Type":
+                                                       "application/x-www-form-urlencoded"}, body=body,
+                                       what=f"token for {query.get('scope')} from {realm}")
+        data = resp.read_all(1 << 20, f"the token server {realm}'s answer")
+        if resp.status in (404, 405):
+            return None
+        if resp.status in (400, 401, 403):
+            raise Unauthorized(f"{self.host}: the token server {realm} refused the identity token kept for it "
+                               f"({resp.status}): run `dockyard login {self.host}` again")
+        if resp.status != 200:
+            raise RegistryError(f"{self.host}: the token server {realm} answered {resp.status}")
+        return _token_of(data, self.host, realm)
 
     @property
     def used_credentials(self) -> bool:
         return self._creds_used
+
+
+def _token_of(body: bytes, host: str, realm: str) -> tuple[str, float]:
+    """(token, seconds it lasts) from a token server's JSON answer (`token`, or OAuth2's `access_token`)."""
+    try:
+        doc = json.loads(body)
+        token = doc.get("token") or doc.get("access_token")
+        ttl = float(doc.get("expires_in") or 60)
+    except (ValueError, AttributeError, TypeError):
+        token = None
+    if not isinstance(token, str) or not token:
+        raise RegistryError(f"{host}: the token server {realm} gave no token")
+    return token, ttl

@@ -228,3 +228,40 @@ def test_docker_io_pulls_go_to_the_mirrors_first(world, tmp_path):
         _store_clean(root)
     finally:
         proxy.stop()
+
+
+def _keep_identity_token(host: str, token: str) -> None:
+    """config.json as `docker login` leaves it when the token server gave a refresh_token."""
+    import base64
+    os.makedirs(os.environ["DOCKER_CONFIG"], exist_ok=True)
+    with open(os.path.join(os.environ["DOCKER_CONFIG"], "config.json"), "w") as f:
+        json.dump({"auths": {host: {"auth": base64.b64encode(b"bob:").decode(), "identitytoken": token}}}, f)
+
+
+def test_an_identity_token_is_a_refresh_token(world, tmp_path):
+    """config.json's identitytoken: POST grant_type=refresh_token to the realm; a
+    realm without that (404) gets GET with Basic, as docker's client falls back."""
+    reg, src = world["reg"], world["src"]
+    proxy = Proxy(reg, bearer="tok-rt", refresh_token="rt-1")
+    try:
+        name = f"{proxy.host}/x/busybox:1"
+        _keep_identity_token(proxy.host, "rt-1")
+        out = run_cli("pull", name, root=str(tmp_path / "root")).stdout.decode()
+        assert "rt-1" not in out
+        assert [(p["grant_type"], p["refresh_token"], p["service"], p["scope"]) for p in proxy.token_posts] == [
+            ("refresh_token", "rt-1", "stub-registry", "repository:x/busybox:pull")]
+        assert not [r for r in proxy.requests if r[0] == "GET" and r[1].startswith("/token")]
+        (doc,) = json.loads(run_cli("inspect", name, root=str(tmp_path / "root")).stdout)
+        assert doc["Id"] == src.busybox
+        # a refresh token the server no longer takes: a clear error, never the token itself
+        _keep_identity_token(proxy.host, "rt-old")
+        bad = run_cli("pull", name, root=str(tmp_path / "root2"), check=False)
+        err = bad.stderr.decode()
+        assert bad.returncode != 0 and "refused the identity token" in err and "rt-old" not in err, err
+        # no OAuth endpoint: GET with the token as Basic credentials
+        proxy.oauth, proxy.token_creds = False, ("<token>", "rt-1")
+        _keep_identity_token(proxy.host, "rt-1")
+        run_cli("pull", name, root=str(tmp_path / "root3"))
+        assert [r for r in proxy.requests if r[0] == "GET" and r[1].startswith("/token")]
+    finally:
+        proxy.stop()

@@ -118,14 +118,14 @@ class Auth:
         """An identity token (what `login` kept when the token server gave a
         refresh_token) is an OAuth2 refresh token: POST grant_type=refresh_token
         to the realm, as docker's registry client does. None: the realm has no
-        OAuth endpoint (404, 405), so the caller falls back to GET with Basic."""
+        OAuth endpoint (404, 405, 501), so the caller falls back to GET with Basic."""
         body = urlencode({"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": "dockyard",
                           **query}).encode()
         resp = self._transport.request("POST", realm, {"User-Agent": "dockyard", "Content-Type":
                                                        "application/x-www-form-urlencoded"}, body=body,
                                        what=f"token for {query.get('scope')} from {realm}")
         data = resp.read_all(1 << 20, f"the token server {realm}'s answer")
-        if resp.status in (404, 405):
+        if resp.status in (404, 405, 501):
             return None
         if resp.status in (400, 401, 403):
             raise Unauthorized(f"{self.host}: the token server {realm} refused the identity token kept for it "

@@ -8,19 +8,19 @@ offline_token=true and the credentials as basic auth, then /v2/ with the
 token). A token server's refresh_token is kept as the identity token instead
 of the password, as docker does.
 
-This uses the standard library's http.client on purpose, one request at a
-time: it is the small first piece of the registry client. It is to be merged
-with the pull client's session (engine/registry/, its auth challenges and
-token cache) next session, which then does the /v2/ ping for both; until
-then it takes TLS, plain HTTP and the CA files from config.py like the client
-will. HTTP proxies ($HTTPS_PROXY) are not used yet."""
+It goes through the pull client's HTTP path (transport.py: urllib3, TLS
+from config.py's TlsFor, https then plain HTTP where allowed, redirects
+without the credentials when the host changes; auth.py's Basic header),
+asking once, as docker's login does (no retries of a refused connection).
+HTTP proxies ($HTTPS_PROXY) are not used yet."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import DockyardError
 from . import credentials
-from .config import CERTS_DIR, HUB_ENDPOINT, Endpoint, Settings, host_config, normalise_host
+from .auth import basic
+from .config import CERTS_DIR, HUB_ENDPOINT, Settings, normalise_host
 
 TIMEOUT = 30.0
 MAX_BODY = 1 << 20  # a token answer or an error document; anything bigger is not one
@@ -69,11 +69,11 @@ def logout(server: str | None) -> tuple[str, bool]:
 
 def relogin(server: str | None, announce=None) -> bool:
     """Checks the credentials kept for `server` (docker's login with no
-    -u/-p): False when none are kept (or only an identity token, which needs
-    the token client's refresh flow); LoginFailed when the registry refuses them.
+    -u/-p): False when none are kept; LoginFailed when the registry refuses
+    them (an identity token goes through the token server's refresh flow).
     `announce()` is called before the registry is asked."""
     got = credentials.lookup(server)
-    if got is None or got[0] == credentials.IDENTITY_TOKEN_USER or not got[1]:
+    if got is None or not got[1]:
         return False
     if announce is not None:
         announce()
@@ -101,27 +101,44 @@ def check(server: str | None, user: str, password: str, *, settings: Settings | 
     from .config import load_settings
     settings = settings if settings is not None else load_settings()
     host = registry_host(server)
-    cfg = host_config(host, settings, certs_dir)
-    ask = _Asker(settings, certs_dir, timeout)
-    status, headers, body, url = ask.first(cfg, "/v2/")
-    if status == 200:
+    ask = _Asker(host, settings, certs_dir, timeout)
+    resp, body, url = ask.first("/v2/")
+    if resp.status == 200:
         return None  # a registry without auth: docker logs in all the same
-    if status != 401:
-        raise _failed(url, status, headers, body)
-    challenges = parse_challenges(headers.get_all("WWW-Authenticate") or [])
-    basic = _basic(user, password)
+    if resp.status != 401:
+        raise _failed(url, resp.status, body)
+    challenges = parse_challenges(resp.raw.headers.getlist("www-authenticate"))
+    auth = basic(user, password)
+    if "bearer" in challenges and user == credentials.IDENTITY_TOKEN_USER:
+        return _refresh(ask, url, resp.headers.get("www-authenticate"), host, password)
     if "bearer" in challenges:
-        return _bearer(ask, url, challenges["bearer"], user, basic)
+        return _bearer(ask, url, challenges["bearer"], user, auth)
     if "basic" in challenges:
-        status, headers, body, _ = ask.get(url, {"Authorization": basic})
-        if status == 200:
+        resp, body = ask.get(url, {"Authorization": auth})
+        if resp.status == 200:
             return None
-        raise _failed(url, status, headers, body)
+        raise _failed(url, resp.status, body)
     raise LoginFailed(f"login attempt to {url} failed: the registry asks for an authentication scheme "
                       f"dockyard does not know ({', '.join(challenges) or 'none named'})")
 
 
-def _bearer(ask: _Asker, v2_url: str, params: dict, user: str, basic: str) -> str | None:
+def _refresh(ask: _Asker, v2_url: str, challenge: str, host: str, identity_token: str) -> str:
+    """A kept identity token: a token through auth.py's refresh flow, then /v2/ with it."""
+    from ..errors import RegistryError
+    from .auth import Auth
+    auth = Auth(host, ask.transport, lambda h: (credentials.IDENTITY_TOKEN_USER, identity_token))
+    auth.learn(challenge)
+    try:
+        header = auth.header("")
+    except RegistryError as e:
+        raise LoginFailed(f"login attempt to {v2_url} failed: {e}") from None
+    resp, body = ask.get(v2_url, {"Authorization": header})
+    if resp.status != 200:
+        raise _failed(v2_url, resp.status, body)
+    return identity_token
+
+
+def _bearer(ask: _Asker, v2_url: str, params: dict, user: str, auth: str) -> str | None:
     import json
     from urllib.parse import urlencode, urlsplit
     realm = params.get("realm")
@@ -131,29 +148,24 @@ def _bearer(ask: _Asker, v2_url: str, params: dict, user: str, basic: str) -> st
     if params.get("service"):
         query.insert(0, ("service", params["service"]))
     token_url = realm + ("&" if "?" in realm else "?") + urlencode(query)
-    status, headers, body, url = ask.get(token_url, {"Authorization": basic})
-    if status != 200:
-        raise _failed(url.split("?", 1)[0], status, headers, body)
+    resp, body = ask.get(token_url, {"Authorization": auth})
+    if resp.status != 200:
+        raise _failed(realm.split("?", 1)[0], resp.status, body)
     try:
         doc = json.loads(body)
         token = doc.get("token") or doc.get("access_token")
     except (ValueError, AttributeError):
         token = None
     if not isinstance(token, str) or not token:
-        raise LoginFailed(f"the token server {url.split('?', 1)[0]} answered without a token")
-    status, headers, body, _ = ask.get(v2_url, {"Authorization": f"Bearer {token}"})
-    if status != 200:
-        raise _failed(v2_url, status, headers, body)
+        raise LoginFailed(f"the token server {realm.split('?', 1)[0]} answered without a token")
+    resp, body = ask.get(v2_url, {"Authorization": f"Bearer {token}"})
+    if resp.status != 200:
+        raise _failed(v2_url, resp.status, body)
     refresh = doc.get("refresh_token")
     return refresh if isinstance(refresh, str) and refresh else None
 
 
-def _basic(user: str, password: str) -> str:
-    import base64
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-def _failed(url: str, status: int, headers, body: bytes) -> LoginFailed:
+def _failed(url: str, status: int, body: bytes) -> LoginFailed:
     """docker's "login attempt to URL failed with status: 401 Unauthorized",
     with the registry's own words when it gave some."""
     import http
@@ -228,87 +240,53 @@ def parse_challenges(values: list[str]) -> dict[str, dict[str, str]]:
 
 
 class _Asker:
-    """GET requests with http.client: TLS as config.py says for each host,
-    redirects followed (the Authorization dropped when the host changes)."""
+    """GET requests on the pull client's transport, asked once; its errors in login's words."""
 
-    def __init__(self, settings: Settings, certs_dir: str, timeout: float):
-        self.settings, self.certs_dir, self.timeout = settings, certs_dir, timeout
+    def __init__(self, host: str, settings: Settings, certs_dir: str, timeout: float):
+        from .config import TlsFor, host_config
+        from .transport import Transport
+        self.host, self.settings, self.certs_dir = host, settings, certs_dir
+        cfg = host_config(host, settings, certs_dir)
+        self.transport = Transport((host,) if cfg.insecure else (), TlsFor(settings, certs_dir), retries=0,
+                                   timeout=timeout)
 
-    def first(self, cfg, path: str):
-        """GET path on the first of cfg's endpoints that answers (https, then
-        http where allowed: when https cannot be spoken, not when its
+    def first(self, path: str):
+        """GET path on the first of the host's schemes that answers (https,
+        then http where allowed: when https cannot be spoken, not when its
         certificate is refused)."""
-        problem = None
-        for ep in cfg.endpoints:
+        from .transport import TlsError
+        bases = self.transport.base_urls(self.host)
+        for n, base in enumerate(bases):
             try:
-                return (*self._once(ep, cfg, path, {}), ep.url + path)
-            except _Unreachable as e:
-                problem = e
-                if e.final:
-                    break
-        raise LoginFailed(str(problem))
+                return (*self.get(base + path, {}), base + path)
+            except TlsError as e:
+                if n == len(bases) - 1:
+                    raise LoginFailed(f"cannot reach {base + path}: {e.reason or e}") from None
 
-    def get(self, url: str, headers: dict, redirects: int = 5):
-        from urllib.parse import urljoin, urlsplit
-        for _ in range(redirects + 1):
-            parts = urlsplit(url)
-            cfg = host_config(parts.netloc, self.settings, self.certs_dir)
-            if parts.scheme == "http" and not cfg.allows_http:
-                raise LoginFailed(f"refusing to send credentials over plain HTTP to {parts.netloc}: "
-                                  "only loopback and registries listed in registries.insecure may use HTTP")
-            ep = next((e for e in cfg.endpoints if e.scheme == parts.scheme), None) or Endpoint(parts.scheme,
-                                                                                               cfg.host)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            try:
-                status, got, body = self._once(ep, cfg, target, headers)
-            except _Unreachable as e:
-                raise LoginFailed(str(e)) from None
-            if status in (301, 302, 303, 307, 308) and got.get("Location"):
-                new = urljoin(url, got["Location"])
-                if urlsplit(new).netloc != parts.netloc or urlsplit(new).scheme != parts.scheme:
-                    headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-                url = new
-                continue
-            return status, got, body, url
-        raise LoginFailed(f"too many redirects from {url}")
+    def get(self, url: str, headers: dict):
+        """(response, body) of GET url; credentials go over plain HTTP only to hosts that may use it."""
+        from urllib.parse import urlsplit
 
-    def _once(self, ep: Endpoint, cfg, target: str, headers: dict):
-        import http.client
-        import socket
-        import ssl
-        where = f"{ep.url}{target.split('?', 1)[0]}"
+        from .config import host_config
+        from .transport import ConnectFailed, TlsError
+        parts = urlsplit(url)
+        if headers.get("Authorization") and parts.scheme == "http" and \
+                not host_config(parts.netloc, self.settings, self.certs_dir).allows_http:
+            raise LoginFailed(f"refusing to send credentials over plain HTTP to {parts.netloc}: "
+                              "only loopback and registries listed in registries.insecure may use HTTP")
+        where = url.split("?", 1)[0]
         try:
-            if ep.scheme == "https":
-                conn = http.client.HTTPSConnection(ep.host, timeout=self.timeout,
-                                                   context=cfg.ssl_context(verify=ep.verify))
-            else:
-                conn = http.client.HTTPConnection(ep.host, timeout=self.timeout)
-        except ValueError as e:
-            raise _Unreachable(f"invalid registry address {ep.host}: {e}", final=True) from None
-        try:
-            conn.request("GET", target, headers={"User-Agent": "dockyard", "Accept": "application/json",
-                                                 **headers})
-            resp = conn.getresponse()
-            body = resp.read(MAX_BODY)
-            return resp.status, resp.headers, body
-        except ssl.SSLCertVerificationError as e:
-            raise _Unreachable(f"cannot reach {where}: the certificate is not trusted "
-                               f"({e.verify_message or e.reason}); put the registry's CA in "
-                               f"{self.certs_dir}/{cfg.host}/ca.crt", final=True) from None
-        except socket.gaierror:
-            raise _Unreachable(f"cannot reach {where}: unknown host {cfg.host.rsplit(':', 1)[0]}",
-                               final=True) from None
-        except ConnectionRefusedError:
-            raise _Unreachable(f"cannot reach {where}: connection refused") from None
-        except TimeoutError:
-            raise _Unreachable(f"cannot reach {where}: no answer in {self.timeout:g} s") from None
-        except (ssl.SSLError, http.client.HTTPException, OSError) as e:
-            raise _Unreachable(f"cannot reach {where}: {getattr(e, 'reason', None) or getattr(e, 'strerror', None) or e}") from None
-        finally:
-            conn.close()
-
-
-class _Unreachable(Exception):
-    def __init__(self, message: str, final: bool = False):
-        super().__init__(message)
-        self.final = final  # trying the next endpoint would not help (or would mislead)
+            resp = self.transport.request("GET", url, {"User-Agent": "dockyard", "Accept": "application/json",
+                                                       **headers}, what=f"login to {where}")
+            return resp, resp.read_all(MAX_BODY, f"the answer of {where}")
+        except TlsError as e:
+            if e.verify_failed:
+                raise LoginFailed(f"cannot reach {where}: the certificate is not trusted ({e.reason}); put the "
+                                  f"registry's CA in {self.certs_dir}/{parts.netloc}/ca.crt") from None
+            raise
+        except ConnectFailed as e:
+            import re
+            reason = re.sub(r"^\[Errno -?\d+\] ", "", e.reason)
+            raise LoginFailed(f"cannot reach {where}: {reason[:1].lower() + reason[1:]}") from None
+        except DockyardError as e:
+            raise LoginFailed(f"cannot reach {where}: {e}") from None

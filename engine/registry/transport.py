@@ -23,6 +23,14 @@ class Cancelled(RegistryError):
     """The pull was interrupted (Ctrl-C): workers stop at their next read."""
 
 
+class ConnectFailed(RegistryError):
+    """The host did not resolve, refused, or did not answer; `reason` in the socket's words."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def split_host(host: str) -> tuple[str, int | None]:
     if host.startswith("["):
         name, _, rest = host[1:].partition("]")
@@ -36,9 +44,10 @@ class TlsError(RegistryError):
     plain HTTP is tried: the user must add the CA), else the other side may
     not speak TLS at all (a plain HTTP registry on loopback)."""
 
-    def __init__(self, message: str, verify_failed: bool):
+    def __init__(self, message: str, verify_failed: bool, reason: str = ""):
         super().__init__(message)
         self.verify_failed = verify_failed
+        self.reason = reason   # the TLS library's words alone
 
 
 def schemes_for(host: str, insecure: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -75,14 +84,19 @@ class Transport:
     """One per Engine: a urllib3 PoolManager, thread-safe."""
 
     def __init__(self, insecure: tuple[str, ...] = (), tls_for: Callable[[str], dict] | None = None,
-                 cancel: threading.Event | None = None):
+                 cancel: threading.Event | None = None, retries: int = RETRIES, timeout: float | None = None):
+        """retries: of 5xx, 429 and failed connections (login asks once, as docker's);
+        timeout: seconds to connect and between reads (default 15 and 120)."""
         import urllib3  # here: 30 ms that only registry work pays
         self._urllib3 = urllib3
+        # An unverified registry is the user's choice (registries.insecure): no warning on every request.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.insecure = tuple(insecure)
-        self._tls_for = tls_for   # host -> urllib3 pool kwargs (ca_certs, cert_file, key_file): engine/registry/tls.py
+        self._tls_for = tls_for   # host -> urllib3 pool kwargs (ssl_context...): config.TlsFor
         self.cancel = cancel or threading.Event()
+        self.retries = min(retries, len(BACKOFF))
         self._pm = urllib3.PoolManager(num_pools=16, maxsize=6, block=False, retries=False,
-                                       timeout=urllib3.Timeout(connect=15.0, read=120.0))
+                                       timeout=urllib3.Timeout(connect=timeout or 15.0, read=timeout or 120.0))
 
     def base_urls(self, host: str) -> list[str]:
         return [f"{scheme}://{host}" for scheme in schemes_for(host, self.insecure)]
@@ -112,23 +126,23 @@ class Transport:
                                    retries=False, preload_content=False, decode_content=False,
                                    assert_same_host=False)
             except u3.exceptions.NameResolutionError:
-                raise RegistryError(f"unknown host {parsed.host}: the registry's name does not resolve "
-                                    "(check the image name and the network)") from None
+                raise ConnectFailed(f"unknown host {parsed.host}: the registry's name does not resolve "
+                                    "(check the image name and the network)", f"unknown host {parsed.host}") from None
             except u3.exceptions.SSLError as e:
                 import ssl
                 refused = isinstance(getattr(e, "reason", None), ssl.SSLCertVerificationError) or \
                     "CERTIFICATE_VERIFY_FAILED" in str(e)
                 raise TlsError(f"TLS error talking to {parsed.netloc}: {_reason(e)} (a registry with its own "
                                f"CA needs /etc/docker/certs.d/{parsed.netloc}/ca.crt; a plain HTTP one, "
-                               "registries.insecure in config.yaml)", refused) from None
+                               "registries.insecure in config.yaml)", refused, _reason(e)) from None
             except (u3.exceptions.NewConnectionError, u3.exceptions.ConnectTimeoutError,
                     u3.exceptions.ProtocolError, u3.exceptions.ReadTimeoutError) as e:
-                if tries < RETRIES:  # refused, timed out or dropped: the same backoff for each
+                if tries < self.retries:  # refused, timed out or dropped: the same backoff for each
                     tries += 1
                     self._sleep(BACKOFF[tries - 1])
                     continue
                 if isinstance(e, (u3.exceptions.NewConnectionError, u3.exceptions.ConnectTimeoutError)):
-                    raise RegistryError(f"cannot connect to {parsed.netloc}: {_reason(e)}") from None
+                    raise ConnectFailed(f"cannot connect to {parsed.netloc}: {_reason(e)}", _reason(e)) from None
                 raise RegistryError(f"{what}: the connection to {parsed.netloc} failed: {_reason(e)}") from None
             resp = Response(raw.status, {k.lower(): v for k, v in raw.headers.items()}, raw, url)
             if resp.status in (301, 302, 303, 307, 308) and "location" in resp.headers:
@@ -143,14 +157,14 @@ class Transport:
                 if resp.status == 303:
                     method, body = "GET", None
                 continue
-            if resp.status == 429 and tries < RETRIES:
+            if resp.status == 429 and tries < self.retries:
                 delay = _retry_after(resp.headers.get("retry-after"))
                 if delay is not None and delay <= MAX_RETRY_AFTER:
                     resp.close()
                     tries += 1
                     self._sleep(delay)
                     continue
-            if resp.status in (500, 502, 503, 504) and tries < RETRIES:
+            if resp.status in (500, 502, 503, 504) and tries < self.retries:
                 resp.close()
                 tries += 1
                 self._sleep(BACKOFF[tries - 1])
@@ -161,7 +175,8 @@ class Transport:
 def _reason(e: Exception) -> str:
     r = getattr(e, "reason", None) or e
     text = str(r)
-    return text.split(": ", 1)[-1] if "Failed to establish a new connection" in text else text
+    mark = "Failed to establish a new connection: "
+    return text.split(mark, 1)[-1] if mark in text else text
 
 
 def _join(base: str, location: str) -> str:

@@ -253,6 +253,10 @@ def test_an_identity_token_is_a_refresh_token(world, tmp_path):
         assert not [r for r in proxy.requests if r[0] == "GET" and r[1].startswith("/token")]
         (doc,) = json.loads(run_cli("inspect", name, root=str(tmp_path / "root")).stdout)
         assert doc["Id"] == src.busybox
+        # `dockyard login HOST` with nothing given checks the kept identity token the same way
+        p = run_cli("login", proxy.host, root=str(tmp_path / "root"))
+        assert p.stdout.decode().splitlines() == ["Authenticating with existing credentials...", "Login Succeeded"]
+        assert len(proxy.token_posts) == 2
         # a refresh token the server no longer takes: a clear error, never the token itself
         _keep_identity_token(proxy.host, "rt-old")
         bad = run_cli("pull", name, root=str(tmp_path / "root2"), check=False)

@@ -29,8 +29,9 @@ class Store:
         self.db = Database(os.path.join(self.root, "db.sqlite3"))
 
     def sweep_staging(self) -> bool:
-        """Empty ROOT/tmp of what crashed work left, but only when no other process
-        is working in this root (they hold the lock while they stage)."""
+        """Empty ROOT/tmp of what crashed work left, and ROOT/pulls of layer lock
+        files, but only when no other process is working in this root (they hold
+        the lock while they stage or pull)."""
         fd = self.lock.try_exclusive()
         if fd is None:
             return False
@@ -41,6 +42,11 @@ class Store:
                     rmtree(path)
                 else:
                     os.unlink(path)
+            # Pulls take their layer locks (images/pull_locks.py) inside the shared
+            # lock: with it free, none is held, and the files may go.
+            pulls = os.path.join(self.root, "pulls")
+            for name in os.listdir(pulls) if os.path.isdir(pulls) else ():
+                os.unlink(os.path.join(pulls, name))
         finally:
             os.close(fd)
         return True

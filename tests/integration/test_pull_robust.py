@@ -115,6 +115,8 @@ def test_two_pulls_at_once_fetch_the_layer_once(world, tmp_path):
         (doc,) = json.loads(run_cli("inspect", name, root=root).stdout)
         assert doc["Id"] == src.busybox
         _store_clean(root)
+        run_cli("images", root=root)   # an engine start with no pull at work clears the lock files
+        assert os.listdir(os.path.join(root, "pulls")) == []
     finally:
         hold.set()
         for p in (first, second):
@@ -145,6 +147,8 @@ def test_a_layer_lock_left_by_a_killed_pull_is_harmless(world, tmp_path):
         (doc,) = json.loads(run_cli("inspect", name, root=root).stdout)
         assert doc["Id"] == src.busybox
         _store_clean(root)
+        run_cli("images", root=root)   # an engine start with no pull at work clears the lock files
+        assert os.listdir(os.path.join(root, "pulls")) == []
     finally:
         hold.set()
         proxy.stop()

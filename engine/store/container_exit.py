@@ -40,6 +40,8 @@ def _die(c, cid: str, exit_code: int | None, name: str | None) -> None:
         attrs["name"] = name
     c.execute("INSERT INTO events(time, type, action, id, attrs) VALUES (?,?,?,?,?)",
               (time.time(), "container", "die", cid, json.dumps(attrs)))
+    # its addresses on bridge networks are free again (engine/network/ipam.py)
+    c.execute("DELETE FROM endpoints WHERE container = ?", (cid,))
 
 
 def _forget(path: str, cid: str, exit_code, name, migrate: bool) -> None:

@@ -21,7 +21,6 @@ from .records import container_dir
 from .users import resolve_user
 
 
-
 def _init_layer(path: str) -> None:
     """Docker's per-container init layer: the mount points of the files and
     filesystems the runtime binds, kept out of the container's diff."""

@@ -21,7 +21,7 @@ import os
 
 from ..errors import DockyardError, InvalidArgument
 from ..store.fsutil import atomic_write
-from . import files, iptables, ipam
+from . import files, ipam, iptables
 from . import ports as portsmod
 
 NETWORK_JSON = "network.json"

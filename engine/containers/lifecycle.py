@@ -48,7 +48,7 @@ def is_running(rec: ContainerRecord) -> bool:
 
 def _monitor_json(rec: ContainerRecord, wait_attach: bool, tty_size, poststop: list | None = None) -> None:
     opts = rec.config["options"]
-    doc = {"poststop": poststop or [],"id": rec.id, "name": rec.name, "open_stdin": bool(opts.get("interactive")), "wait_attach": wait_attach,
+    doc = {"poststop": poststop or [], "bridge": opts.get("network") == "bridge","id": rec.id, "name": rec.name, "open_stdin": bool(opts.get("interactive")), "wait_attach": wait_attach,
            "autoremove": bool(opts.get("autoremove")), "log_max_size": opts.get("log_max_size", 10 << 20),
            "log_max_files": opts.get("log_max_files", 3), "tty_size": list(tty_size) if tty_size else None}
     # rewritten at every start: atomic, not durable

@@ -156,6 +156,12 @@ class Exit:
         """The commands the engine left to undo what it made for this run
         (its published ports' iptables rules): each run to its end, its
         failure ignored (the engine's reconcile removes what is left)."""
+        if self.h.get("bridge"):
+            try:  # before anyone hears of the exit: its address is free once `wait` returns
+                from ..store.container_exit import release_addresses
+                release_addresses(self.dir)
+            except Exception:
+                pass
         for argv in self.h.get("poststop") or ():
             try:
                 null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)

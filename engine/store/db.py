@@ -86,8 +86,10 @@ CREATE TABLE endpoints(
 );
 """
 
-NETWORK_TABLES = [s.strip() for s in SCHEMA.split("CREATE TABLE networks", 1)[1].split(";") if s.strip()]
-NETWORK_TABLES[0] = "CREATE TABLE networks" + NETWORK_TABLES[0]
+# schema 3's tables, as SCHEMA makes them (IF NOT EXISTS: a store marked older than it is may have them)
+NETWORK_TABLES = [s.strip().replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                  for s in ("CREATE TABLE networks" + SCHEMA.split("CREATE TABLE networks", 1)[1]).split(";")
+                  if s.strip()]
 
 # From schema N-1 to N, in order; each runs in the transaction that sets user_version.
 MIGRATIONS = {

@@ -155,3 +155,15 @@ def test_bad_network_and_publish_are_refused_by_name(root):
     p = run_cli("run", "--rm", "--network", "bridge", "-p", "99999:80", IMAGE, "true", root=root, check=False)
     assert p.returncode == 125 and b"invalid port range '99999'" in p.stderr
     assert run_cli("ps", "-aq", root=root).stdout == b""
+
+
+def test_inspect_shows_the_address_and_ports_as_docker(root):
+    cid = run_cli("run", "-d", "--network", "bridge", "-p", "18093:80", IMAGE, "sleep", "60",
+                  root=root).stdout.decode().strip()
+    [(_, ip, mac)] = _endpoints(root)
+    ns = json.loads(run_cli("inspect", cid, root=root).stdout)[0]["NetworkSettings"]
+    assert ns["IPAddress"] == ns["Networks"]["bridge"]["IPAddress"] == ip
+    assert ns["MacAddress"] == mac and ns["IPPrefixLen"] == 16 and ns["Gateway"].endswith(".0.1")
+    assert ns["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "18093"}]}
+    assert run_cli("inspect", "-f", "{{.NetworkSettings.IPAddress}}", cid, root=root).stdout.decode().strip() == ip
+    run_cli("rm", "-f", cid, root=root)

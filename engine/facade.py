@@ -283,6 +283,17 @@ class Engine:
         from .containers.records import find
         return inspect(self.store, find(self.store, ref))
 
+    def container_ports(self, ref: str) -> list[dict]:
+        """A running container's published ports: [{"host_ip", "host_port",
+        "container_port", "proto"}] (none when it is not running)."""
+        from .containers.lifecycle import is_running
+        from .containers.records import find
+        rec = find(self.store, ref)
+        if not is_running(rec):
+            return []
+        from .network.endpoint import info
+        return list((info(rec.dir) or {}).get("ports") or [])
+
     def logs(self, ref: str, **kw):
         from .runtime.logs import read_logs
         return read_logs(self.container_dir(ref), **kw)

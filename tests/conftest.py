@@ -45,6 +45,9 @@ def engine(tmp_path):
     from engine import Engine
     eng = Engine(str(tmp_path / "root"))
     yield eng
+    if _has_networks(eng.store.root):
+        from engine.network.endpoint import remove_root_networks
+        remove_root_networks(eng.store)
     eng.close()
 
 
@@ -69,6 +72,35 @@ def root(tmp_path, as_root):
     yield r
     for cid in run_cli("ps", "-aq", "--no-trunc", root=r).stdout.decode().split():
         run_cli("rm", "-f", cid, root=r, check=False)
+    remove_networks(r)
+
+
+def _has_networks(root: str) -> bool:
+    import sqlite3
+    path = os.path.join(root, "db.sqlite3")
+    if not os.path.exists(path):
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return bool(db.execute("SELECT 1 FROM networks").fetchone())
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+
+
+def remove_networks(root: str) -> None:
+    """The bridges (and their rules) a store made: a test's store is thrown away."""
+    if not _has_networks(root):
+        return
+    from engine import Engine
+    from engine.network.endpoint import remove_root_networks
+    eng = Engine(root)
+    try:
+        remove_root_networks(eng.store)
+    finally:
+        eng.close()
 
 
 def wait_for(probe, what: str = "the condition", seconds: float = 30):
@@ -136,6 +168,32 @@ def _containers_made_under(path: str) -> set[str]:
     return ids
 
 
+def _links() -> dict[str, str]:
+    """{name: ifalias} of the host's network links (sysfs: no pyroute2 here)."""
+    out = {}
+    for name in os.listdir("/sys/class/net"):
+        try:
+            with open(f"/sys/class/net/{name}/ifalias") as f:
+                out[name] = f.read().strip()
+        except OSError:
+            out[name] = ""
+    return out
+
+
+def _network_leaks(tmp_path: str, ours: set[str]) -> list[str]:
+    """Veths of this test's containers, bridges of its stores (their ifalias
+    names the store root), and iptables rules whose comment names either."""
+    links = _links()
+    bridges = {n for n, a in links.items() if a.startswith(f"dockyard {tmp_path}")}
+    found = [f"veth {n}" for n in links if n.startswith("dy") and any(n == "dy" + c[:12] for c in ours)]
+    found += [f"bridge {b}" for b in sorted(bridges)]
+    if shutil.which("iptables-save") and (ours or bridges):
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.splitlines()
+        tags = [f'"dockyard ctr {c}"' for c in ours] + [f'"dockyard net {b}"' for b in bridges]
+        found += [f"rule {r}" for r in rules if r.startswith("-A ") and any(t in r for t in tags)]
+    return found
+
+
 def _settle(probe, tries: int = 50):
     """A monitor may still be finishing its exit: give it a moment."""
     found = probe()
@@ -167,6 +225,9 @@ def no_leaks(tmp_path):
             new = _settle(lambda: {c for c in _cgroups() if os.path.basename(c) in ours})
             ids = sorted({os.path.basename(c) for c in new})
             assert not new, f"test left the cgroups of {len(ids)} containers: {', '.join(i[:12] for i in ids[:5])}"
+        # a veth goes with its namespace, which the kernel frees a moment after the last process
+        net = _settle(lambda: _network_leaks(str(tmp_path), ours))
+        assert not net, f"test left network links or rules: {net[:5]}"
 
 
 def run_cli(*args, root: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:

@@ -10,6 +10,7 @@ import time
 from ..errors import Conflict, InvalidArgument
 from ..images.catalog import resolve
 from ..images.inspect import config_of, layer_chain
+from ..network import files as netfiles
 from ..store import Store
 from ..store.events import record_event
 from ..store.fsutil import fsync_dir, rmtree
@@ -18,9 +19,6 @@ from . import spec as specmod
 from .options import RunOptions
 from .records import container_dir
 from .users import resolve_user
-
-HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\n"
-         "ff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 
 
 def _init_layer(path: str) -> None:
@@ -31,17 +29,6 @@ def _init_layer(path: str) -> None:
     for f in ("etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console"):
         open(os.path.join(path, f), "a").close()
     os.symlink("/proc/mounts", os.path.join(path, "etc/mtab"))
-
-
-def _resolv_conf() -> str:
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = [l for l in f.read().splitlines() if not l.startswith("nameserver 127.")]
-    except OSError:
-        lines = []
-    if not any(l.startswith("nameserver") for l in lines):
-        lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
-    return "\n".join(lines) + "\n"
 
 
 def _seccomp(opts: RunOptions, caps: list[str]) -> dict | None:
@@ -111,6 +98,10 @@ def create(store: Store, opts: RunOptions, *, builder: str | None = None) -> str
 
 
 def _create(store: Store, opts: RunOptions, builder: str | None = None) -> str:
+    netns = None
+    if opts.network not in ("none", "host") or opts.publish:
+        from ..network import endpoint  # (only then: it loads iptables' and the IPAM's modules)
+        endpoint.check_mode(opts.network, opts.publish)
     img = resolve(store, opts.image)
     image_cfg = config_of(store, img).get("config") or {}
     cid = os.urandom(32).hex()  # what secrets.token_hex does, without loading OpenSSL
@@ -123,6 +114,8 @@ def _create(store: Store, opts: RunOptions, builder: str | None = None) -> str:
         raise Conflict(f'the container name "/{name}" is already in use by container "{other}". '
                        "You have to remove (or rename) that container to be able to reuse that name.")
     cdir = container_dir(store, cid)
+    if opts.network == "bridge":
+        netns = endpoint.netns_path(store.root, cid)
     os.makedirs(cdir, mode=0o700)
     try:
         for d in ("rootfs", "upper", "work", "init"):
@@ -132,8 +125,8 @@ def _create(store: Store, opts: RunOptions, builder: str | None = None) -> str:
         lowerdirs = [os.path.join(cdir, "init")] + layers
         hostname = opts.hostname or cid[:12]
         _write_new(os.path.join(cdir, "hostname"), (hostname + "\n").encode())
-        _write_new(os.path.join(cdir, "hosts"), HOSTS.encode())
-        _write_new(os.path.join(cdir, "resolv.conf"), _resolv_conf().encode())
+        _write_new(os.path.join(cdir, "hosts"), netfiles.hosts().encode())
+        _write_new(os.path.join(cdir, "resolv.conf"), netfiles.resolv_conf().encode())
         user = resolve_user(layers, opts.user or image_cfg.get("User"))
         binds, used_volumes = _binds(store, opts, cdir)
         caps = specmod.capabilities(opts)
@@ -143,7 +136,8 @@ def _create(store: Store, opts: RunOptions, builder: str | None = None) -> str:
                                   lowerdirs=lowerdirs, upperdir=os.path.join(cdir, "upper"),
                                   workdir=os.path.join(cdir, "work"), binds=binds,
                                   seccomp=None if opts.privileged else _seccomp(opts, caps),
-                                  cgroups_path=f"/dockyard/{cid}")
+                                  cgroups_path=f"/dockyard/{cid}",
+                                  netns_path=netns)
         _write_new(os.path.join(cdir, "config.json"), json.dumps(spec).encode())
         fsync_dir(cdir)
         config = {"options": dataclasses.asdict(opts), "image": opts.image, "volumes": used_volumes,

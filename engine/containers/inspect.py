@@ -119,5 +119,24 @@ def inspect(store: Store, rec: ContainerRecord) -> dict:
             "Entrypoint": opts.get("entrypoint"), "Image": rec.config.get("image"), "WorkingDir": proc.get("cwd"),
             "Labels": opts.get("labels") or {}, "StopSignal": opts.get("stop_signal"),
         },
-        "NetworkSettings": {"Networks": {opts.get("network"): {}}},
+        "NetworkSettings": network_settings(rec, opts, s.status in ("running", "paused")),
     }
+
+
+def network_settings(rec: ContainerRecord, opts: dict, running: bool) -> dict:
+    """docker's NetworkSettings: the bridge's address, gateway, MAC and the
+    published ports of a running container (network.json of its start)."""
+    mode = opts.get("network")
+    doc: dict = {"Networks": {mode: {}}, "Ports": {}, "IPAddress": "", "Gateway": "", "MacAddress": "",
+                 "IPPrefixLen": 0}
+    if mode != "bridge" or not running:
+        return doc
+    from ..network.endpoint import info
+    from ..network.ports import docker_view
+    net = info(rec.dir)
+    if not net:
+        return doc
+    ep = {"NetworkID": net["network_id"], "IPAddress": net["ip"], "IPPrefixLen": net["prefixlen"],
+          "Gateway": net["gateway"], "MacAddress": net["mac"]}
+    return {"Networks": {net["network"]: ep}, "Ports": docker_view(net["ports"]), "IPAddress": net["ip"],
+            "Gateway": net["gateway"], "MacAddress": net["mac"], "IPPrefixLen": net["prefixlen"]}

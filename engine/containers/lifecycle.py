@@ -46,9 +46,9 @@ def is_running(rec: ContainerRecord) -> bool:
     return runtime_state(rec).get("status") in ("running", "paused")
 
 
-def _monitor_json(rec: ContainerRecord, wait_attach: bool, tty_size) -> None:
+def _monitor_json(rec: ContainerRecord, wait_attach: bool, tty_size, poststop: list | None = None) -> None:
     opts = rec.config["options"]
-    doc = {"id": rec.id, "name": rec.name, "open_stdin": bool(opts.get("interactive")), "wait_attach": wait_attach,
+    doc = {"poststop": poststop or [], "bridge": opts.get("network") == "bridge","id": rec.id, "name": rec.name, "open_stdin": bool(opts.get("interactive")), "wait_attach": wait_attach,
            "autoremove": bool(opts.get("autoremove")), "log_max_size": opts.get("log_max_size", 10 << 20),
            "log_max_files": opts.get("log_max_files", 3), "tty_size": list(tty_size) if tty_size else None}
     # rewritten at every start: atomic, not durable
@@ -62,21 +62,40 @@ def start(store: Store, ref: str, *, wait_attach: bool = False, tty_size=None) -
     st = runtime_state(rec)
     if st.get("status") in ("running", "paused"):
         return st
-    _cleanup_leftovers(rec)
-    _monitor_json(rec, wait_attach, tty_size)
+    _cleanup_leftovers(store, rec)
+    bridge = rec.config["options"].get("network") == "bridge"
+    poststop = None
+    if bridge:
+        from ..network import endpoint
+        poststop = endpoint.prepare(store, rec.id, rec.dir, rec.config["options"])
     try:
+        _monitor_json(rec, wait_attach, tty_size, poststop)
         info = launcher.start(rec.dir)
-    except DockyardError:
-        set_state(store, rec.id, "exited")
+    except BaseException as e:
+        if bridge:
+            endpoint.teardown(store, rec.id, rec.dir)
+        if isinstance(e, DockyardError):
+            set_state(store, rec.id, "exited")
         raise
+    finally:
+        if bridge:
+            endpoint.started(store, rec.id)
     with store.db.tx() as c:
         c.execute("UPDATE containers SET state = 'running' WHERE id = ?", (rec.id,))
         record_event(c, "container", "start", rec.id, {"name": rec.name})
     return info
 
 
-def _cleanup_leftovers(rec: ContainerRecord) -> None:
-    """What a previous run may have left: a cgroup, a stale socket."""
+def _network_leftovers(store: Store, rec: ContainerRecord) -> None:
+    """A bridge container's rules, veth and address, if its last run left them."""
+    if os.path.exists(os.path.join(rec.dir, "network.json")):
+        from ..network import endpoint
+        endpoint.teardown(store, rec.id, rec.dir)
+
+
+def _cleanup_leftovers(store: Store, rec: ContainerRecord) -> None:
+    """What a previous run may have left: a cgroup, a stale socket, its network."""
+    _network_leftovers(store, rec)
     try:
         _cgroup(rec.id).destroy()
     except (OSError, DockyardError):
@@ -240,6 +259,7 @@ def destroy(store: Store, rec: ContainerRecord) -> None:
         _cgroup(rec.id).destroy()
     except (OSError, DockyardError):
         pass
+    _network_leftovers(store, rec)
     rmtree(rec.dir)
 
 
@@ -298,6 +318,7 @@ def reconcile(store: Store, sweep: bool = False) -> None:
                 _cgroup(rec.id).destroy()
             except (OSError, DockyardError):
                 pass
+            _network_leftovers(store, rec)
             set_state(store, rec.id, "exited")
     _collect_dead_builds(store, by_build, sweep)
     if sweep:

@@ -20,7 +20,8 @@ class RunOptions:
     tmpfs: list[str] = field(default_factory=list)         # --tmpfs DST[:opts]
     read_only: bool = False
     init: bool = False
-    network: str = "none"                                  # none | host (the bridge comes later)
+    network: str = "none"                                  # none | host | bridge (engine/network)
+    publish: list[str] = field(default_factory=list)       # -p [ip:][hostport:]containerport[/proto]
     memory: int | None = None                              # bytes
     cpus: float | None = None
     pids_limit: int | None = None

@@ -189,7 +189,7 @@ def parse_tmpfs(spec: str) -> dict:
 
 def build_spec(*, container_id: str, image_cfg: dict, opts: RunOptions, user: dict, hostname: str,
                lowerdirs: list[str], upperdir: str, workdir: str, binds: list[dict], seccomp: dict | None,
-               cgroups_path: str) -> dict:
+               cgroups_path: str, netns_path: str | None = None) -> dict:
     args = command_line(image_cfg, opts)
     caps = capabilities(opts)
     nnp = False
@@ -199,8 +199,11 @@ def build_spec(*, container_id: str, image_cfg: dict, opts: RunOptions, user: di
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
     if opts.network == "none":
         namespaces.append({"type": "network"})
+    elif opts.network == "bridge":
+        # made and bound there by engine/network before each start (endpoint.py)
+        namespaces.append({"type": "network", "path": netns_path})
     elif opts.network != "host":
-        raise InvalidArgument(f"network {opts.network!r} is not available yet: use --network none or host")
+        raise InvalidArgument(f"network {opts.network!r} not found: use --network none, host or bridge")
     mounts = default_mounts(opts.privileged)
     mounts += binds
     mounts += [parse_tmpfs(t) for t in opts.tmpfs]

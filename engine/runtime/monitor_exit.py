@@ -110,6 +110,7 @@ class Exit:
                 cg.destroy()
         except Exception as e:
             error = f"cannot remove the container's cgroup: {e}"
+        self._poststop()
         if self.start_error:
             error, code = self.start_error
         else:
@@ -150,6 +151,29 @@ class Exit:
         if not self.h.get("autoremove"):
             self._record_die(code)  # after the exit is told: nobody waits for this
         return 0
+
+    def _poststop(self) -> None:
+        """The commands the engine left to undo what it made for this run
+        (its published ports' iptables rules): each run to its end, its
+        failure ignored (the engine's reconcile removes what is left)."""
+        if self.h.get("bridge"):
+            try:  # before anyone hears of the exit: its address is free once `wait` returns
+                from ..store.container_exit import release_addresses
+                release_addresses(self.dir)
+            except Exception:
+                pass
+        for argv in self.h.get("poststop") or ():
+            try:
+                null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+                try:
+                    pid = os.posix_spawnp(argv[0], argv, os.environ,
+                                          file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                                                        (os.POSIX_SPAWN_DUP2, null, 2)])
+                finally:
+                    os.close(null)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
 
     def _record_die(self, code: int) -> None:
         try:

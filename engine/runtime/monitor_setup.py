@@ -111,6 +111,7 @@ def _setup(cdir: str) -> dict:
             "running": running,
             "start_w": start_w, "started_ns": started_ns, "id": mon.get("id") or os.path.basename(os.getcwd()),
             "name": mon.get("name"), "autoremove": bool(mon.get("autoremove")),
+            "poststop": mon.get("poststop") or [], "bridge": bool(mon.get("bridge")),
             "log_max_size": int(mon.get("log_max_size") or 0), "log_max_files": int(mon.get("log_max_files") or 1),
             **keep}
 

@@ -21,6 +21,19 @@ def remove_container(container_dir: str, exit_code: int | None = None, name: str
     shutil.rmtree(container_dir, ignore_errors=True)
 
 
+def release_addresses(container_dir: str) -> None:
+    """A bridge container's addresses (engine/network/ipam.py), free again."""
+    from .db import Database
+    cid = os.path.basename(container_dir.rstrip("/"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(container_dir)))
+    db = Database(os.path.join(root, "db.sqlite3"), migrate=False)
+    try:
+        with db.tx() as c:
+            c.execute("DELETE FROM endpoints WHERE container = ?", (cid,))
+    finally:
+        db.close()
+
+
 def record_die(container_dir: str, exit_code: int, name: str | None = None) -> None:
     """docker's `die` event of a container that stays (not --rm)."""
     from .db import Database
@@ -40,6 +53,8 @@ def _die(c, cid: str, exit_code: int | None, name: str | None) -> None:
         attrs["name"] = name
     c.execute("INSERT INTO events(time, type, action, id, attrs) VALUES (?,?,?,?,?)",
               (time.time(), "container", "die", cid, json.dumps(attrs)))
+    # its addresses on bridge networks are free again (engine/network/ipam.py)
+    c.execute("DELETE FROM endpoints WHERE container = ?", (cid,))
 
 
 def _forget(path: str, cid: str, exit_code, name, migrate: bool) -> None:

@@ -5,7 +5,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE layers(
@@ -62,7 +62,34 @@ CREATE TABLE events(
     id     TEXT NOT NULL,
     attrs  TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE networks(
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    driver   TEXT NOT NULL,
+    bridge   TEXT NOT NULL UNIQUE,    -- the Linux bridge's name
+    subnet   TEXT NOT NULL UNIQUE,    -- CIDR
+    gateway  TEXT NOT NULL,
+    internal INTEGER NOT NULL DEFAULT 0,
+    created  REAL NOT NULL,
+    options  TEXT NOT NULL DEFAULT '{}'
+);
+-- a running container's address on a network (engine/network/ipam.py): the
+-- UNIQUE pair is what makes an address never given twice, whoever asks at once
+CREATE TABLE endpoints(
+    container TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    network   TEXT NOT NULL REFERENCES networks(id),
+    ip        TEXT NOT NULL,
+    mac       TEXT NOT NULL,
+    created   REAL NOT NULL,
+    PRIMARY KEY(container, network),
+    UNIQUE(network, ip)
+);
 """
+
+# schema 3's tables, as SCHEMA makes them (IF NOT EXISTS: a store marked older than it is may have them)
+NETWORK_TABLES = [s.strip().replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                  for s in ("CREATE TABLE networks" + SCHEMA.split("CREATE TABLE networks", 1)[1]).split(";")
+                  if s.strip()]
 
 # From schema N-1 to N, in order; each runs in the transaction that sets user_version.
 MIGRATIONS = {
@@ -73,6 +100,8 @@ MIGRATIONS = {
     2: ["ALTER TABLE containers ADD COLUMN builder TEXT",
         "UPDATE containers SET builder = 'unleased' "
         "WHERE json_extract(config, '$.options.labels.\"dockyard.build\"') = '1'"],
+    # Bridge networks and the addresses their containers hold (engine/network).
+    3: NETWORK_TABLES,
 }
 
 # Added after roots were first made: run on every open, so it is idempotent.

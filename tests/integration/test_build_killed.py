@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from engine.runtime import zygote
+from engine.store.db import SCHEMA_VERSION
 from tests.conftest import ROOT, run_cli, wait_for
 
 SLOW = "FROM localhost/busybox:latest\nRUN touch /x && sleep 1000\n"
@@ -187,7 +188,7 @@ def test_a_store_from_before_leases_loses_its_leftover_build_containers(root):
     try:
         assert [c.id for c in eng.containers()] == [mine]
         assert not os.path.exists(os.path.join(root, "containers", left))
-        assert eng.store.db.query("PRAGMA user_version")[0][0] == 2
+        assert eng.store.db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
     finally:
         eng.close()
     run_cli("rm", mine, root=root)

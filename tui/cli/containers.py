@@ -37,7 +37,9 @@ def add_run_flags(p) -> None:
     p.add_argument("--read-only", action="store_true")
     p.add_argument("--init", action="store_true", help="run an init inside that forwards signals and reaps zombies")
     p.add_argument("--network", "--net", default="none",
-                   help="none (the default until the bridge lands) or host")
+                   help="none (the default for now), host, or bridge (the default bridge, with NAT)")
+    p.add_argument("-p", "--publish", action="append", default=[],
+                   help="[ip:][hostport:]containerport[/tcp|udp], ranges as 8000-8010 (needs --network bridge)")
     p.add_argument("-m", "--memory")
     p.add_argument("--cpus", type=float)
     p.add_argument("--pids-limit", type=int)
@@ -67,6 +69,7 @@ def options_from(args) -> RunOptions:
         name=args.name, env=args.env, env_files=args.env_file, workdir=args.workdir, user=args.user,
         hostname=args.hostname, tty=args.tty, interactive=args.interactive, autoremove=args.rm,
         volumes=args.volume, tmpfs=args.tmpfs, read_only=args.read_only, init=args.init, network=args.network,
+        publish=args.publish,
         memory=parse_bytes(args.memory) if args.memory else None, cpus=args.cpus, pids_limit=args.pids_limit,
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, privileged=args.privileged,
         stop_signal=args.stop_signal, stop_timeout=args.stop_timeout, labels=labels)
@@ -402,6 +405,21 @@ def volume_rm(eng: Engine, args) -> int:
 def top(eng: Engine, args) -> int:
     headers, rows = eng.top(args.container)
     print(table(headers, rows))
+    return 0
+
+
+def port(eng: Engine, args) -> int:
+    """docker port: `80/tcp -> 0.0.0.0:18080` per published port of a running container."""
+    want = args.private
+    if want and "/" not in want:
+        want += "/tcp"
+    maps = eng.container_ports(args.container)
+    lines = [f"{m['container_port']}/{m['proto']} -> {m['host_ip']}:{m['host_port']}" for m in maps
+             if not want or f"{m['container_port']}/{m['proto']}" == want]
+    if want and not lines:
+        raise InvalidArgument(f"no public port '{want}' published for {args.container}")
+    for line in lines:
+        print(line if not want else line.split(" -> ", 1)[1])
     return 0
 
 

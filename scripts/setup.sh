@@ -15,8 +15,9 @@ need_root() {
 
 # Debian packages: the engine's needs (busybox-static for the starter image)
 # and the peers the tests and benchmarks compare against; docker-registry and
-# apache2-utils (htpasswd) for the registry tests on 127.0.0.1.
-pkgs="python3 python3-venv python3-dev busybox-static skopeo podman runc tmux docker-registry apache2-utils"
+# apache2-utils (htpasswd) for the registry tests on 127.0.0.1; iptables for
+# the bridge network's NAT and published ports.
+pkgs="python3 python3-venv python3-dev busybox-static skopeo podman runc tmux docker-registry apache2-utils iptables"
 if [ "${DOCKYARD_SETUP_EXTRA:-}" != "" ]; then pkgs="$pkgs $DOCKYARD_SETUP_EXTRA"; fi
 missing=""
 for p in $pkgs; do

@@ -26,6 +26,7 @@ _EXPORTS = {
     "parse_time": ("images.config", "parse_time"),
     # registries
     "PullEvent": ("images.pull", "PullEvent"),
+    "PushEvent": ("images.push", "PushEvent"),
     # builds
     "BuildError": ("build.builder", "BuildError"),
     "BuildEvent": ("build.builder", "BuildEvent"),

@@ -148,6 +148,19 @@ class Engine:
         from .images.pull import pull
         return pull(self.store, ref, platform=platform, progress=progress, credentials=credentials)
 
+    def push(self, ref: str, progress=None, *, credentials=None) -> str:
+        """docker push: the image tagged `ref` (name[:tag]) to its registry, its
+        stored manifest and blobs as they are; returns the manifest digest (also
+        recorded as a RepoDigest). progress gets engine.images.push.PushEvent.
+        credentials: as pull's."""
+        from .images.push import push
+        return push(self.store, ref, progress, credentials=credentials)
+
+    def local_tags(self, ref: str) -> list[str]:
+        """The tags the store has for `ref`'s repository (push -a)."""
+        from .images.push import local_tags
+        return local_tags(self.store, ref)
+
     def remote_tags(self, ref: str, *, credentials=None) -> list[str]:
         """The tags a registry has for `ref`'s repository (pull -a)."""
         from .images.pull import remote_tags

@@ -215,12 +215,13 @@ def add_commands(sub) -> None:
     df.add_argument("-v", "--verbose", action="store_true")
     df.set_defaults(func=im.system_df)
 
-    from . import build, events, pull
+    from . import build, events, pull, push
     from . import login as cli_login
     build.add_parsers(sub)
     events.add_parsers(sub)
     cli_login.add_parsers(sub)  # login, logout
     pull.add_parsers(sub)
+    push.add_parsers(sub)
 
     for s, name in ((sub, "info"), (ss, "info")):
         i = s.add_parser(name, help="show the engine's and the host's set-up")

@@ -16,7 +16,7 @@ CHUNKED_OVER = 1 << 30      # blobs larger than this go in chunks (a proxy's bod
 CHUNK_SIZE = 64 << 20       # bytes per PATCH when chunked
 SEND_BLOCK = 1 << 20
 
-OpenBlob = Callable[[], object]   # -> a binary file positioned at the blob's start
+OpenBlob = Callable[[int], object]   # offset -> a binary file positioned there
 
 
 class _Body:
@@ -30,9 +30,7 @@ class _Body:
         self._cancel, self._on_sent = cancel, on_sent
 
     def __iter__(self):
-        with self._open() as f:
-            if self._offset:
-                f.seek(self._offset)
+        with self._open(self._offset) as f:
             left = self._size
             while left > 0:
                 if self._cancel.is_set():

@@ -87,6 +87,7 @@ def push(store: Store, ref_text: str, progress=None, *, credentials=None, settin
         if not store.blobs.has(d["digest"]):
             raise NotFound(f"blob {d['digest']} of {ref.familiar()} is missing from the store: run `dockyard check`")
     registry, transport = _client(ref.domain, credentials, settings, certs_dir)
+    registry.ping()   # once, before the threads: the scheme and the challenge are settled for all of them
     up = Uploader(registry, ref.path)
     sources = _mount_sources(store, ref)
     shorts = [(diff_ids[i] if i < len(diff_ids) else d["digest"])[7:19] for i, d in enumerate(layers)]

@@ -11,9 +11,12 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -64,8 +67,10 @@ class PushProxy:
     manifests). fail_put: answer that status to blob PUTs; relative: hand
     out upload locations as paths, not URLs."""
 
-    def __init__(self, upstream: RegistryProcess, *, fail_put: int | None = None, relative: bool = False):
+    def __init__(self, upstream: RegistryProcess, *, fail_put: int | None = None, relative: bool = False,
+                 stall_put: threading.Event | None = None):
         self.upstream, self.fail_put, self.relative = upstream, fail_put, relative
+        self.stall_put = stall_put   # set when a blob PUT arrives, which then waits 5 s
         self.seen: list[str] = []
         proxy = self
 
@@ -82,6 +87,9 @@ class PushProxy:
                 kind = "uploads" if "/blobs/uploads/" in path else "blobs" if "/blobs/" in path else \
                     "manifests" if "/manifests/" in path else "other"
                 proxy.seen.append(f"{self.command} {kind}")
+                if proxy.stall_put and self.command == "PUT" and kind == "uploads":
+                    proxy.stall_put.set()
+                    time.sleep(5)   # the upload is on its way when SIGINT comes
                 if proxy.fail_put and self.command == "PUT" and kind == "uploads":
                     return self._send(proxy.fail_put, b'{"errors":[{"code":"UNKNOWN","message":"storage broke"}]}',
                                       [("Content-Type", "application/json")])
@@ -303,7 +311,7 @@ def test_an_error_mid_push_names_the_blob(registry, tmp_path):
     try:
         root = str(tmp_path / "root")
         name = f"{proxy.host}/x/broken:1"
-        _image(root, _tiny_tar("hello.txt", b"hello\n"), name)
+        _image(root, _tiny_tar("noise", os.urandom(2 << 20)), name)
         (doc,) = json.loads(run_cli("inspect", name, root=root).stdout)
         bad = _push(root, name, check=False)
         assert bad.returncode == 125
@@ -318,6 +326,37 @@ def test_an_error_mid_push_names_the_blob(registry, tmp_path):
         eng = Engine(root)
         try:
             assert eng.image(name).repo_digests == []   # nothing recorded of a push that failed
+        finally:
+            eng.close()
+        _store_clean(root)
+    finally:
+        proxy.stop()
+
+
+@pytest.mark.parametrize("zygote", ["1", "0"], ids=["in-a-zygote-worker", "in-the-process"])
+def test_interrupted_push_stops_and_records_nothing(registry, tmp_path, zygote):
+    """Ctrl-C (SIGINT to the command) while a blob is on its way: exit 130, no
+    manifest PUT, no repo digest, the store as it was."""
+    from tests.conftest import ROOT
+    gate = threading.Event()
+    proxy = PushProxy(registry, stall_put=gate)
+    try:
+        root = str(tmp_path / "root")
+        name = f"{proxy.host}/x/stopped:1"
+        _image(root, _tiny_tar("noise", os.urandom(2 << 20)), name)
+        env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT, DOCKYARD_ZYGOTE=zygote)
+        p = subprocess.Popen([sys.executable, "-m", "tui.cli", "push", name], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert gate.wait(60)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 130, err
+        assert "PUT manifests" not in proxy.seen
+        assert b"digest: sha256:" not in out
+        from engine import Engine
+        eng = Engine(root)
+        try:
+            assert eng.image(name).repo_digests == []
         finally:
             eng.close()
         _store_clean(root)

@@ -186,6 +186,26 @@ def test_push_then_skopeo_and_podman_pull_and_run(registry, podman, tmp_path):
     _store_clean(root)
 
 
+def test_a_mount_the_registry_refuses_falls_back_to_an_upload(registry, tmp_path):
+    """The store believes x/ghost holds the blob (a repository since deleted,
+    say): the registry answers the mount with 202 and the blob is uploaded."""
+    from engine import Engine
+    eng = Engine(str(tmp_path / "root"))
+    try:
+        name = f"{registry.host}/y/real:1"
+        iid = eng.import_image(io.BytesIO(_tiny_tar("hello.txt", b"hello\n")), name)
+        with eng.store.db.tx() as c:
+            c.execute("INSERT INTO repo_digests(name, digest, image_id) VALUES (?, ?, ?)",
+                      (f"{registry.host}/x/ghost", eng.image(iid).digest, iid))
+        events = []
+        digest = eng.push(name, progress=events.append)
+        statuses = [e.status for e in events if e.id]
+        assert statuses == ["Preparing", "Pushing", "Pushing", "Pushed"], statuses
+        assert skopeo_inspect(name)["Digest"] == digest
+    finally:
+        eng.close()
+
+
 def test_podman_push_then_dockyard_pull_run_and_push_elsewhere(registry, podman, tmp_path):
     """podman's image (gzip, Docker schema 2) through dockyard and on to
     another repository: its manifest digest is kept exactly."""

@@ -68,8 +68,10 @@ class PushProxy:
     out upload locations as paths, not URLs."""
 
     def __init__(self, upstream: RegistryProcess, *, fail_put: int | None = None, relative: bool = False,
-                 stall_put: threading.Event | None = None):
+                 stall_put: threading.Event | None = None, bearer: str | None = None):
         self.upstream, self.fail_put, self.relative = upstream, fail_put, relative
+        self.bearer = bearer         # demand this token; GET /token hands it out and records the scope asked
+        self.scopes: list[str] = []
         self.stall_put = stall_put   # set when a blob PUT arrives, which then waits 5 s
         self.seen: list[str] = []
         proxy = self
@@ -84,6 +86,15 @@ class PushProxy:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 path = self.path.split("?")[0]
+                if path == "/token":
+                    from urllib.parse import parse_qs, urlparse
+                    proxy.scopes += parse_qs(urlparse(self.path).query).get("scope", [])
+                    return self._send(200, json.dumps({"token": proxy.bearer, "expires_in": 300}).encode(),
+                                      [("Content-Type", "application/json")])
+                if proxy.bearer and self.headers.get("Authorization") != f"Bearer {proxy.bearer}":
+                    realm = f"http://{proxy.host}/token"
+                    return self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                                      [("WWW-Authenticate", f'Bearer realm="{realm}",service="stub"')])
                 kind = "uploads" if "/blobs/uploads/" in path else "blobs" if "/blobs/" in path else \
                     "manifests" if "/manifests/" in path else "other"
                 proxy.seen.append(f"{self.command} {kind}")
@@ -259,6 +270,24 @@ def test_chunked_upload_with_relative_locations(registry, tmp_path, monkeypatch)
             assert eng.check().ok
         finally:
             eng.close()
+    finally:
+        proxy.stop()
+
+
+def test_push_asks_bearer_tokens_for_the_push_scope(registry, tmp_path):
+    from engine import Engine
+    proxy = PushProxy(registry, bearer="tok-push")
+    try:
+        eng = Engine(str(tmp_path / "root"))
+        try:
+            name = f"{proxy.host}/x/tok:1"
+            eng.import_image(io.BytesIO(_tiny_tar("hello.txt", b"hello\n")), name)
+            digest = eng.push(name, credentials=lambda host: None)
+            # one token for the one scope, however many requests the push made
+            assert proxy.scopes == ["repository:x/tok:pull,push"]
+        finally:
+            eng.close()
+        assert skopeo_inspect(f"{registry.host}/x/tok:1")["Digest"] == digest
     finally:
         proxy.stop()
 

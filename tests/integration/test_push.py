@@ -21,8 +21,9 @@ import time
 import pytest
 
 from tests.conftest import need_root, need_tool, run_cli
+from tests.integration.registry_helpers import RegistryProcess, _tiny_tar
 from tests.integration.test_archive_interop import ULIMITS, Podman, busybox_rootfs_tar
-from tests.integration.test_registry import RegistryProcess, _store_clean, _tiny_tar
+from tests.integration.test_registry import _store_clean
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ checked against its digest as it arrives (ingest_layer): a wrong byte fails
 the pull naming the blob, before anything of it is visible. An error or
 Ctrl-C stops the other downloads at their next read; their staging is
 removed, so the store is as it was (`dockyard check` clean)."""
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -154,8 +155,31 @@ def _layers(store: Store, registry: Registry, ref, descs: list[dict], diff_ids: 
         return records, 0
 
     fetched = [0]
+    # A layer's rows name its parent (a foreign key): it is recorded only after
+    # the layer below it, whichever download finishes first. Lower layers start
+    # first (the pool takes them in order), so the wait always ends.
+    done = {i: threading.Event() for i in todo}
+    recorded: set[int] = set()
+
+    def record_after_parent(i: int, rec: LayerRecord) -> None:
+        below = done.get(i - 1)
+        while below is not None and not below.wait(0.05):
+            if transport.cancel.is_set():
+                raise Cancelled("interrupted")
+        if below is not None and i - 1 not in recorded:
+            raise Cancelled("the layer below failed")
+        with store.db.tx() as c:
+            record_layers(c, [rec], time.time())
 
     def fetch(i: int) -> LayerRecord:
+        try:
+            rec = _fetch(i)
+            recorded.add(i)
+            return rec
+        finally:
+            done[i].set()
+
+    def _fetch(i: int) -> LayerRecord:
         desc = descs[i]
         short, size = desc["digest"][7:19], desc["size"]
         what = f"layer blob {desc['digest']} ({i + 1} of {len(descs)}) of {ref.familiar()}"
@@ -181,8 +205,7 @@ def _layers(store: Store, registry: Registry, ref, descs: list[dict], diff_ids: 
                                    what=what, keep_plain=desc.get("mediaType") or mf.OCI_LAYER)
                 # Known at once (not only with the image): a pull waiting on the lock then finds it.
                 # A pull that fails later leaves this whole layer, unused, for the next collection.
-                with store.db.tx() as c:
-                    record_layers(c, [rec], time.time())
+                record_after_parent(i, rec)
             fetched[0] += 1
         finally:
             lock.release()

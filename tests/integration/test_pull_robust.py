@@ -273,3 +273,47 @@ def test_an_identity_token_is_a_refresh_token(world, tmp_path):
         assert [r for r in proxy.requests if r[0] == "GET" and r[1].startswith("/token")]
     finally:
         proxy.stop()
+
+
+def test_an_upper_layer_done_first_waits_for_the_one_below(world, tmp_path):
+    """Layers download in parallel and the small top one finishes first: its
+    rows name the layer below as parent, so it is recorded after that one
+    (it failed with a foreign-key error before), and the pull succeeds."""
+    reg, src = world["reg"], world["src"]
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "top.txt").write_text("on top\n")
+    from engine import Engine
+    eng = Engine(src.root)
+    try:
+        two = eng.build(str(ctx), tags=["localhost/two:1"],
+                        dockerfile_text="FROM localhost/busybox:latest\nCOPY top.txt /top.txt\n")
+        tar = str(tmp_path / "two.tar")
+        with open(tar, "wb") as f:
+            eng.save(["localhost/two:1"], f)
+    finally:
+        eng.close()
+    skopeo_push(tar, f"{reg.host}/x/two:1")
+    manifest, _ = reg.get_manifest("x/two", "1")
+    bottom, top = [d["digest"] for d in json.loads(manifest)["layers"]]
+    hold = threading.Event()
+    proxy = Proxy(reg, hold=hold, hold_blobs=(bottom,))
+    root = str(tmp_path / "root")
+    name = f"{proxy.host}/x/two:1"
+    try:
+        p = _cli(root, "pull", name)
+        assert proxy.holding.wait(60)
+        layers = os.path.join(root, "layers")
+        while p.poll() is None and not [n for n in os.listdir(layers) if not n.startswith(".")]:
+            threading.Event().wait(0.05)   # until the top layer is unpacked (the bottom one is held)
+        threading.Event().wait(0.5)        # room for it to try recording itself
+        hold.set()
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+        assert f"{top[7:19]}: Pull complete" in out.decode().splitlines()
+        (doc,) = json.loads(run_cli("inspect", name, root=root).stdout)
+        assert doc["Id"] == two
+        _store_clean(root)
+    finally:
+        hold.set()
+        proxy.stop()

@@ -1,5 +1,5 @@
-"""dockyard pull, and the implicit pull of run and create (--pull), with
-docker's plain output lines (no progress bars yet: one line per layer step)."""
+"""dockyard pull, and the implicit pull of run and create (--pull): docker's
+per-layer progress bars on a terminal, its plain lines otherwise (progress.py)."""
 import sys
 
 from engine import Engine, parse_reference
@@ -26,12 +26,8 @@ def add_run_flags(p) -> None:
 def _printer(out, quiet: bool):
     if quiet:
         return None
-
-    def show(event) -> None:
-        if event.status == "Downloading":
-            return   # a byte count: for progress bars, not plain lines
-        print(str(event), file=out, flush=True)
-    return show
+    from .progress import ProgressPrinter
+    return ProgressPrinter(out)
 
 
 def _pull_one(eng: Engine, ref: str, platform, out, quiet: bool) -> str:

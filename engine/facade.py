@@ -139,14 +139,18 @@ class Engine:
         from .images.transfer import load
         return load(self.store, src, progress)
 
-    def pull(self, ref: str, platform: str | None = None, progress=None, *, credentials=None) -> str:
+    def pull(self, ref: str, platform: str | None = None, progress=None, *, credentials=None,
+             cancel=None) -> str:
         """docker pull: `ref` (name[:tag] or name@digest) from its registry; returns
         the image id. platform: "os/arch[/variant]" for an index (default: this
         host's). progress gets engine.images.pull.PullEvent (docker's lines).
         credentials: host -> (user, password) or None; by default docker's
-        config.json and its credential helpers (engine/registry/credentials.py)."""
+        config.json and its credential helpers (engine/registry/credentials.py).
+        cancel: a threading.Event another thread may set (the TUI's Esc): the
+        pull stops at its next read and raises (KeyboardInterrupt; a RegistryError
+        "interrupted" if it was still at the manifest), leaving nothing."""
         from .images.pull import pull
-        return pull(self.store, ref, platform=platform, progress=progress, credentials=credentials)
+        return pull(self.store, ref, platform=platform, progress=progress, credentials=credentials, cancel=cancel)
 
     def push(self, ref: str, progress=None, *, credentials=None) -> str:
         """docker push: the image tagged `ref` (name[:tag]) to its registry, its

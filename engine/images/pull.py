@@ -61,7 +61,7 @@ def _client(host: str, credentials: Credentials, settings=None, certs_dir: str |
 
 
 def _endpoints(host: str, credentials: Credentials, settings=None, certs_dir: str | None = None,
-               mirrors: bool = True) -> tuple[list[Registry], Transport]:
+               mirrors: bool = True, cancel=None) -> tuple[list[Registry], Transport]:
     """The registries to try for `host`, in order: for docker.io config.yaml's
     mirrors first, then registry-1.docker.io (docker's registry-mirrors)."""
     from ..registry import config
@@ -71,7 +71,7 @@ def _endpoints(host: str, credentials: Credentials, settings=None, certs_dir: st
     hosts = [host] + [m.split("://", 1)[1] for m in cfg_mirrors]
     insecure = tuple(h for h in hosts if config.is_insecure(h, settings))
     tls = config.TlsFor(settings) if certs_dir is None else config.TlsFor(settings, certs_dir)
-    transport = Transport(insecure, tls)
+    transport = Transport(insecure, tls, cancel)
     lookup = creds.lookup if credentials is None else credentials
     out = [Registry(host, transport, lookup, base_url=m) for m in cfg_mirrors]
     return out + [Registry(host, transport, lookup)], transport
@@ -94,14 +94,16 @@ def _manifest(registries: list[Registry], ref, shown: str, emit) -> tuple[Regist
 
 
 def pull(store: Store, ref_text: str, *, platform: str | None = None, progress: Progress = None,
-         credentials: Credentials = None, settings=None, certs_dir: str | None = None) -> str:
+         credentials: Credentials = None, settings=None, certs_dir: str | None = None, cancel=None) -> str:
     """Pull `ref_text` (a name, name:tag or name@digest); returns the image id.
     credentials: host -> (user, password) | None; None: docker's config.json
-    (pass `lambda host: None` for none at all)."""
+    (pass `lambda host: None` for none at all). cancel: a threading.Event; once
+    set, the pull stops at its next read and raises (KeyboardInterrupt, or
+    Cancelled while still at the manifest and config)."""
     ref = reference.parse_docker_ref(ref_text)
     want = platforms.parse(platform) if platform else platforms.host()
     emit = progress or (lambda e: None)
-    registries, transport = _endpoints(ref.domain, credentials, settings, certs_dir)
+    registries, transport = _endpoints(ref.domain, credentials, settings, certs_dir, cancel=cancel)
     shown = ref.familiar()
     wanted = ref.digest or ref.tag
     emit(PullEvent(None, f"{wanted}: Pulling from {_shown_path(ref)}"))

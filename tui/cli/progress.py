@@ -87,7 +87,7 @@ class ProgressPrinter:
         self.clock = clock
         self._lock = threading.Lock()
         self._lines: dict[str, int] = {}             # layer id -> its line, from the top of the block
-        self._started: dict[tuple[str, str], float] = {}   # (id, status) -> when its bytes began
+        self._started: dict[str, float] = {}         # layer id -> when its line began
 
     def __call__(self, event) -> None:
         with self._lock:
@@ -112,14 +112,14 @@ class ProgressPrinter:
         line = self._lines.get(event.id)
         if line is None:
             line = self._lines[event.id] = len(self._lines)
+            self._started[event.id] = self.clock()   # docker's Start: time left is reckoned from here
             self.out.write("\n")
         up = len(self._lines) - line
         head = f"{event.id}: {event.status}"
         bar = ""
         if event.status in MOVING:
-            key = (event.id, event.status)
-            started = self._started.setdefault(key, self.clock())
-            bar = progress_text(event.current or 0, event.total, cols - 1 - len(head) - 1, started, self.clock())
+            bar = progress_text(event.current or 0, event.total, cols - 1 - len(head) - 1,
+                                self._started[event.id], self.clock())
         text = f"{head} {bar}" if bar else head
         self.out.write(f"\x1b[{up}A\x1b[2K\r{text[:max(cols - 1, 1)]}\r\x1b[{up}B")
 

@@ -1,0 +1,72 @@
+"""A real registry on 127.0.0.1 (test_registry.py's RegistryProcess: Debian's
+docker-registry) holding a three-layer image, for the progress tests (the
+command line's bars in tmux, the TUI's pull dialog). The image is put through
+the distribution API by hand: an OCI manifest, a config, three uncompressed
+tar layers, one of them large enough (6 MB of random bytes) for the pull to
+report byte counts."""
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+
+import pytest
+
+from tests.conftest import need_root, need_tool
+from tests.integration.test_registry import RegistryProcess
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mtime = len(data), 1_700_000_000
+            t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def seed_layered(reg: RegistryProcess, repo: str, tag: str) -> dict:
+    """Pushes a 3-layer image; returns its image id and its layers' short ids."""
+    rnd = hashlib.sha256(b"dockyard").digest()
+    big = b"".join(hashlib.sha256(rnd + i.to_bytes(4, "big")).digest() for i in range(6 * 1024 * 1024 // 32))
+    layers = [_tar({"etc/one.txt": b"one\n"}), _tar({"big.bin": big}), _tar({"etc/three.txt": b"three\n"})]
+    diff_ids = ["sha256:" + hashlib.sha256(t).hexdigest() for t in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/big.bin"]},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                         "history": [{"created_by": f"layer {i}"} for i in range(3)]}).encode()
+    descs = []
+    for t in layers:
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": reg.put_blob(repo, t),
+                      "size": len(t)})
+    cdigest = reg.put_blob(repo, config)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdigest,
+                                      "size": len(config)}, "layers": descs}).encode()
+    reg.put_manifest(repo, tag, manifest, OCI_MANIFEST)
+    return {"image_id": cdigest, "shorts": [d["digest"][7:19] for d in descs],
+            "ref": f"{reg.host}/{repo}:{tag}"}
+
+
+@pytest.fixture(scope="module")
+def layered(tmp_path_factory):
+    """{"reg": the registry, "image": seed_layered's answer for x/layered:1}."""
+    need_root()
+    need_tool("docker-registry")
+    base = str(tmp_path_factory.mktemp("layered-registry"))
+    reg = RegistryProcess(os.path.join(base, "registry"))
+    try:
+        yield {"reg": reg, "image": seed_layered(reg, "x/layered", "1")}
+    finally:
+        reg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def no_docker_config(tmp_path, monkeypatch):
+    """Credentials come from docker's config.json by default: the machine's own stays out."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(tmp_path / "dockyard-config.yaml"))

@@ -10,11 +10,13 @@ import json
 import os
 import shutil
 import tarfile
+import threading
+import urllib.request
 
 import pytest
 
 from tests.conftest import need_root, need_tool
-from tests.integration.test_registry import RegistryProcess
+from tests.integration.test_registry import Proxy, RegistryProcess
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -49,6 +51,35 @@ def seed_layered(reg: RegistryProcess, repo: str, tag: str) -> dict:
     reg.put_manifest(repo, tag, manifest, OCI_MANIFEST)
     return {"image_id": cdigest, "shorts": [d["digest"][7:19] for d in descs],
             "ref": f"{reg.host}/{repo}:{tag}"}
+
+
+class SlowBlob(Proxy):
+    """The registry behind a proxy that sends half of one blob, then waits for
+    `go` before the rest: the pull is caught mid-download."""
+
+    def __init__(self, upstream, digest: str):
+        super().__init__(upstream)
+        self.half_sent, self.go = threading.Event(), threading.Event()
+        handler = self.server.RequestHandlerClass
+        plain_get = handler.do_GET
+        proxy = self
+
+        def do_GET(h):
+            if not h.path.endswith("/blobs/" + digest):
+                return plain_get(h)
+            with urllib.request.urlopen(f"http://{upstream.host}{h.path}") as r:
+                body = r.read()
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(body)))
+            h.send_header("Content-Type", "application/octet-stream")
+            h.end_headers()
+            h.wfile.write(body[:len(body) // 2])
+            h.wfile.flush()
+            proxy.half_sent.set()
+            proxy.go.wait(60)
+            h.wfile.write(body[len(body) // 2:])
+
+        handler.do_GET = do_GET
 
 
 @pytest.fixture(scope="module")

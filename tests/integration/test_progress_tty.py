@@ -8,13 +8,13 @@ import os
 import shlex
 import subprocess
 import sys
-import threading
-import urllib.request
 import uuid
 
 from tests.conftest import ROOT, need_tool, run_cli, wait_for
-from tests.integration.layered_registry import layered, no_docker_config  # noqa: F401 (fixtures)
-from tests.integration.test_registry import Proxy
+from tests.integration import layered_registry
+from tests.integration.layered_registry import SlowBlob
+
+layered, no_docker_config = layered_registry.layered, layered_registry.no_docker_config   # fixtures
 
 
 class Tmux:
@@ -50,35 +50,6 @@ def _junk(screen: str) -> list[str]:
             or "[1B" in line]
 
 
-class SlowBlob(Proxy):
-    """The registry behind a proxy that sends half of one blob, then waits for
-    `go` before the rest: the pull is caught mid-download."""
-
-    def __init__(self, upstream, digest: str):
-        super().__init__(upstream)
-        self.half_sent, self.go = threading.Event(), threading.Event()
-        handler = self.server.RequestHandlerClass
-        plain_get = handler.do_GET
-        proxy = self
-
-        def do_GET(h):
-            if not h.path.endswith("/blobs/" + digest):
-                return plain_get(h)
-            with urllib.request.urlopen(f"http://{upstream.host}{h.path}") as r:
-                body = r.read()
-            h.send_response(200)
-            h.send_header("Content-Length", str(len(body)))
-            h.send_header("Content-Type", "application/octet-stream")
-            h.end_headers()
-            h.wfile.write(body[:len(body) // 2])
-            h.wfile.flush()
-            proxy.half_sent.set()
-            proxy.go.wait(60)
-            h.wfile.write(body[len(body) // 2:])
-
-        handler.do_GET = do_GET
-
-
 def test_pull_draws_one_line_per_layer_and_a_bar_in_a_terminal(layered, tmp_path):
     reg, image = layered["reg"], layered["image"]
     big = json.loads(reg.get_manifest("x/layered", "1")[0])["layers"][1]["digest"]
@@ -112,7 +83,7 @@ def test_pull_draws_one_line_per_layer_and_a_bar_in_a_terminal(layered, tmp_path
 
 
 def test_narrow_terminal_and_a_second_pull(layered, tmp_path):
-    reg, image = layered["reg"], layered["image"]
+    image = layered["image"]
     root = str(tmp_path / "root")
     run_cli("pull", image["ref"], root=root)
     tmux = Tmux(50, 20)

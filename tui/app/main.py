@@ -24,11 +24,12 @@ from .containers import ContainerActions
 from .images import ImageActions
 from .palette import Palette
 from .panes import TABS, Panes
+from .pull import TransferActions
 
 NARROW_WIDTH = 120   # below this many columns the panes stack: lists on top, detail below
 
 
-class DockyardApp(Panes, Palette, ConsoleTabs, ContainerActions, ImageActions, BuildActions, App):
+class DockyardApp(Panes, Palette, ConsoleTabs, ContainerActions, ImageActions, BuildActions, TransferActions, App):
     TITLE = "dockyard"
     CSS = """
     Screen { layers: base; }

@@ -388,6 +388,7 @@ class ImagesTable(ResourceTable):
         Binding("i", "app.import_image", "Import", id="image.import"),
         Binding("S", "app.save_image", "Save", id="image.save"),
         Binding("b", "app.build_image", "Build", id="image.build"),
+        Binding("p", "app.pull_image", "Pull", id="image.pull"),
         Binding("space", "toggle_mark", "Mark", id="list.mark"),
         Binding("slash", "filter", "Filter", id="list.filter"),
     ]

@@ -1,7 +1,7 @@
 """Pull and push from the images pane: a form asking for the reference (and
 the platform, for a pull), then the transfer itself in the same box, docker's
-per-layer lines with a bar each (tui/cli/progress.py draws them as the
-command line does), fed from a worker thread calling the engine.
+per-layer lines with a bar each (tui/progressbar.py, as the command line
+draws them), fed from a worker thread calling the engine.
 
 esc / ctrl+c while it runs sets the cancel event the engine reads between
 blocks (nothing half-made is left); the box closes when the engine has
@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button, Input, Static
 
-from ..cli.progress import MOVING, progress_text
+from ..progressbar import MOVING, progress_text
 from .base import Dialog, label, note
 
 

@@ -49,9 +49,11 @@ class TransferDialog(Dialog):
 
     def compose_fields(self):
         yield from self.ask_fields()
-        yield Static("", id="status")
+        status, error = Static("", id="status"), Static("", id="error")
+        status.display = error.display = False    # the form first: no empty lines under it
+        yield status
         yield Vertical(id="layers")
-        yield Static("", id="error")
+        yield error
 
     def ask_fields(self):
         yield label(escape("image (NAME[:TAG|@DIGEST])"), first=True)
@@ -75,6 +77,11 @@ class TransferDialog(Dialog):
         except ValueError as e:
             self.notify(str(e), severity="error")
             return
+        self.begin(what)
+        self.run_worker(lambda: self._work(what), thread=True, exit_on_error=False)
+
+    def begin(self, what: dict) -> None:
+        """The box turns from a form into the transfer's progress."""
         self.state = "running"
         self.ref = what["ref"]
         for w in self.query(Input):
@@ -82,7 +89,6 @@ class TransferDialog(Dialog):
         self.query_one("#ok", Button).display = False
         self.query_one("#cancel", Button).label = "Stop"
         self._status(f"{self.VERB.lower()}ing {self.ref} …")
-        self.run_worker(lambda: self._work(what), thread=True, exit_on_error=False)
 
     def action_cancel(self) -> None:
         if self.state == "running":
@@ -112,7 +118,9 @@ class TransferDialog(Dialog):
 
     # -- on the event loop
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(Text(text))
+        w = self.query_one("#status", Static)
+        w.update(Text(text))
+        w.display = True
 
     def _event(self, ev) -> None:
         if self.state != "running":
@@ -143,7 +151,9 @@ class TransferDialog(Dialog):
         self.state = "failed"
         self.error = error
         self._status(f"{self.VERB.lower()} of {self.ref} failed")
-        self.query_one("#error", Static).update(Text(error))
+        w = self.query_one("#error", Static)
+        w.update(Text(error))
+        w.display = True
         self.query_one("#cancel", Button).label = "Close"
 
 

@@ -1,4 +1,4 @@
-"""A real registry on 127.0.0.1 (test_registry.py's RegistryProcess: Debian's
+"""A real registry on 127.0.0.1 (registry_helpers.py's RegistryProcess: Debian's
 docker-registry) holding a three-layer image, for the progress tests (the
 command line's bars in tmux, the TUI's pull dialog). The image is put through
 the distribution API by hand: an OCI manifest, a config, three uncompressed
@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import need_root, need_tool
-from tests.integration.test_registry import Proxy, RegistryProcess
+from tests.integration.registry_helpers import Proxy, RegistryProcess
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -73,7 +73,7 @@ def test_pull_draws_one_line_per_layer_and_a_bar_in_a_terminal(layered, tmp_path
         tmux.kill()
         proxy.stop()
     lines = [l.rstrip() for l in screen.splitlines() if l.strip()]
-    assert lines[0] == "1: Pulling from x/layered", lines
+    assert lines[0] == "1: Pulling from x/layered", screen
     assert lines[1:4] == [f"{s}: Pull complete" for s in (one, two, three)], lines   # each layer's line, in place
     assert lines[4].startswith("Digest: sha256:")
     assert lines[5:] == [f"Status: Downloaded newer image for {ref}", ref, "EXITED 0"], lines

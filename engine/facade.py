@@ -152,13 +152,13 @@ class Engine:
         from .images.pull import pull
         return pull(self.store, ref, platform=platform, progress=progress, credentials=credentials, cancel=cancel)
 
-    def push(self, ref: str, progress=None, *, credentials=None) -> str:
+    def push(self, ref: str, progress=None, *, credentials=None, cancel=None) -> str:
         """docker push: the image tagged `ref` (name[:tag]) to its registry, its
         stored manifest and blobs as they are; returns the manifest digest (also
         recorded as a RepoDigest). progress gets engine.images.push.PushEvent.
-        credentials: as pull's."""
+        credentials, cancel: as pull's."""
         from .images.push import push
-        return push(self.store, ref, progress, credentials=credentials)
+        return push(self.store, ref, progress, credentials=credentials, cancel=cancel)
 
     def local_tags(self, ref: str) -> list[str]:
         """The tags the store has for `ref`'s repository (push -a)."""

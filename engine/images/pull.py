@@ -51,12 +51,13 @@ def _shown_path(ref: reference.Reference) -> str:
     return ref.path   # docker: "Pulling from library/busybox", "Pulling from x" for 127.0.0.1:5000/x
 
 
-def _client(host: str, credentials: Credentials, settings=None, certs_dir: str | None = None) -> tuple[Registry, Transport]:
+def _client(host: str, credentials: Credentials, settings=None, certs_dir: str | None = None,
+            cancel=None) -> tuple[Registry, Transport]:
     """The registry client with what the user configured: credentials from
     docker's config.json and its helpers (registry/credentials.py) unless
     given, CA files and client certificates of certs.d (registry/config.py's
     TlsFor), config.yaml's insecure registries (plain HTTP, for now)."""
-    registries, transport = _endpoints(host, credentials, settings, certs_dir, mirrors=False)
+    registries, transport = _endpoints(host, credentials, settings, certs_dir, mirrors=False, cancel=cancel)
     return registries[0], transport
 
 

@@ -63,10 +63,11 @@ def _mount_sources(store: Store, ref: reference.Reference) -> dict[str, str]:
 
 
 def push(store: Store, ref_text: str, progress=None, *, credentials=None, settings=None,
-         certs_dir: str | None = None, chunk_size: int | None = None) -> str:
+         certs_dir: str | None = None, chunk_size: int | None = None, cancel=None) -> str:
     """Push the image tagged `ref_text` (name[:tag], :latest by default) to
     its registry; returns the manifest digest. chunk_size: upload in chunks
-    of that many bytes (else only blobs over upload.CHUNKED_OVER are)."""
+    of that many bytes (else only blobs over upload.CHUNKED_OVER are).
+    cancel: a threading.Event; once set, the uploads stop at their next block."""
     from .pull import _client
     ref = reference.parse(ref_text)
     if ref.digest:
@@ -86,7 +87,7 @@ def push(store: Store, ref_text: str, progress=None, *, credentials=None, settin
     for d in [m["config"], *layers]:
         if not store.blobs.has(d["digest"]):
             raise NotFound(f"blob {d['digest']} of {ref.familiar()} is missing from the store: run `dockyard check`")
-    registry, transport = _client(ref.domain, credentials, settings, certs_dir)
+    registry, transport = _client(ref.domain, credentials, settings, certs_dir, cancel)
     registry.ping()   # once, before the threads: the scheme and the challenge are settled for all of them
     up = Uploader(registry, ref.path)
     sources = _mount_sources(store, ref)

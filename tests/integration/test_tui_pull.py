@@ -121,3 +121,28 @@ def test_esc_stops_a_pull_and_leaves_the_store_as_it_was(engine, starter, layere
     rep = engine.check()   # layers that were complete may stay (notes: a collection removes them), as `check` says
     assert rep.ok, rep.problems
     assert os.listdir(os.path.join(engine.root, "tmp")) == []
+
+
+def test_push_the_selected_tag_under_another_name(engine, starter, layered):
+    import hashlib
+    reg = layered["reg"]
+    target = f"{reg.host}/x/pushed:1"
+
+    async def run():
+        app = DockyardApp(engine, refresh_interval=0.2)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: "localhost/busybox:latest" in _rows(app), what="the starter image")
+            app.images_table.focus()
+            await pilot.press("u")
+            dialog = await until(pilot, lambda: isinstance(app.screen, TransferDialog) and app.screen, what="dialog")
+            assert dialog.query_one("#ref").value == "localhost/busybox:latest"   # prefilled with the tag
+            await pilot.press("ctrl+u", *target, "enter")
+            await until(pilot, lambda: dialog.state == "done", 60, "the push")
+            await until(pilot, lambda: target in _rows(app), what="the new tag in the pane")
+            assert dialog.rows and all("Pushed" in str(r.render()) or "exists" in str(r.render())
+                                       for r in dialog.rows.values())
+            await pilot.press("q")
+            return dialog
+    dialog = asyncio.run(run())
+    data, _ = reg.get_manifest("x/pushed", "1")
+    assert "sha256:" + hashlib.sha256(data).hexdigest() == dialog.result_value

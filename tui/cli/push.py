@@ -1,5 +1,5 @@
-"""dockyard push, with docker's plain output lines (no progress bars yet: one
-line per layer step; the byte counts of "Pushing" are for bars)."""
+"""dockyard push: docker's per-layer progress bars on a terminal, its plain
+lines otherwise (progress.py, as pull)."""
 import sys
 
 from engine import Engine, parse_reference
@@ -17,12 +17,8 @@ def add_parsers(sub) -> None:
 def _printer(out, quiet: bool):
     if quiet:
         return None
-
-    def show(event) -> None:
-        if event.status == "Pushing" and event.current:
-            return   # a byte count: for progress bars, not plain lines
-        print(str(event), file=out, flush=True)
-    return show
+    from .progress import ProgressPrinter
+    return ProgressPrinter(out)   # docker's bars on a terminal, its plain lines otherwise
 
 
 def push(eng: Engine, args) -> int:

@@ -46,6 +46,7 @@ class TransferDialog(Dialog):
         self.state = "asking"            # asking | running | failed | done
         self.rows: dict[str, Static] = {}
         self.error: str | None = None
+        self.result_value = None         # what the engine returned: an image id, a manifest digest
 
     def compose_fields(self):
         yield from self.ask_fields()
@@ -142,6 +143,7 @@ class TransferDialog(Dialog):
     def _ended(self, out, error: str | None) -> None:
         if error is None and out is not None:
             self.state = "done"
+            self.result_value = out
             self.dismiss({"ref": self.ref, "result": out})
             return
         if error is None:
@@ -171,7 +173,7 @@ class PushDialog(TransferDialog):
         eng = self.app.engine
         if what["ref"] != self.source:
             eng.tag(self.source, what["ref"])
-        return eng.push(what["ref"], progress=progress)
+        return eng.push(what["ref"], progress=progress, cancel=self.cancel)
 
     def __init__(self, source: str) -> None:
         super().__init__(source)

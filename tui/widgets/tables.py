@@ -389,6 +389,7 @@ class ImagesTable(ResourceTable):
         Binding("S", "app.save_image", "Save", id="image.save"),
         Binding("b", "app.build_image", "Build", id="image.build"),
         Binding("p", "app.pull_image", "Pull", id="image.pull"),
+        Binding("u", "app.push_image", "Push", id="image.push"),
         Binding("space", "toggle_mark", "Mark", id="list.mark"),
         Binding("slash", "filter", "Filter", id="list.filter"),
     ]

@@ -445,6 +445,36 @@ class Engine:
         from .images.check import check
         return check(self.store, repair)
 
+    # -- networks (engine/network/networks.py; connect: containers/networking.py)
+    def network_create(self, name: str, **kw):
+        """kw: subnet, gateway, internal, driver, labels. Returns its row (id, name, subnet, gateway…)."""
+        from .network.networks import create
+        return create(self.store, name, **kw)
+
+    def networks(self) -> list[dict]:
+        from .network.networks import listing
+        return listing(self.store)
+
+    def network_inspect(self, ref: str) -> dict:
+        from .network.networks import inspect
+        return inspect(self.store, ref)
+
+    def network_remove(self, ref: str) -> str:
+        from .network.networks import remove
+        return remove(self.store, ref)
+
+    def network_prune(self) -> list[str]:
+        from .network.networks import prune
+        return prune(self.store)
+
+    def network_connect(self, network: str, ctr: str, ip: str | None = None, aliases: list[str] = ()) -> None:
+        from .containers.networking import connect
+        connect(self.store, network, ctr, ip=ip, aliases=list(aliases))
+
+    def network_disconnect(self, network: str, ctr: str, force: bool = False) -> None:
+        from .containers.networking import disconnect
+        disconnect(self.store, network, ctr, force=force)
+
     # -- build -----------------------------------------------------------------
     def build(self, context_dir: str, dockerfile: str | None = None, tags: list[str] | tuple = (),
               build_args: dict | None = None, target: str | None = None, no_cache: bool = False,

@@ -99,11 +99,19 @@ def create(store: Store, opts: RunOptions, *, builder: str | None = None) -> str
 
 def _create(store: Store, opts: RunOptions, builder: str | None = None) -> str:
     netns = None
-    if opts.network not in ("none", "host") or opts.publish:
+    bridged = opts.network not in ("none", "host")
+    if bridged or opts.publish or opts.publish_all or opts.ip or opts.mac_address or opts.network_alias:
         from ..network import endpoint  # (only then: it loads iptables' and the IPAM's modules)
-        endpoint.check_mode(opts.network, opts.publish)
+        endpoint.check_mode(store, opts)
+    extra_hosts = [netfiles.parse_add_host(h) for h in opts.add_host]
     img = resolve(store, opts.image)
     image_cfg = config_of(store, img).get("config") or {}
+    if bridged:
+        publish = list(opts.publish)
+        if opts.publish_all:  # -P: each EXPOSEd port to a host port the kernel chooses at start
+            publish += [p if "/" in p else p + "/tcp" for p in (image_cfg.get("ExposedPorts") or {})]
+        opts = dataclasses.replace(opts, publish=publish, networks=[
+            {"name": opts.network, "ip": opts.ip, "aliases": list(opts.network_alias), "mac": opts.mac_address}])
     cid = os.urandom(32).hex()  # what secrets.token_hex does, without loading OpenSSL
     taken = {r["name"] for r in store.db.query("SELECT name FROM containers")}
     # a build's container takes no name from the pool users see
@@ -114,7 +122,7 @@ def _create(store: Store, opts: RunOptions, builder: str | None = None) -> str:
         raise Conflict(f'the container name "/{name}" is already in use by container "{other}". '
                        "You have to remove (or rename) that container to be able to reuse that name.")
     cdir = container_dir(store, cid)
-    if opts.network == "bridge":
+    if bridged:
         netns = endpoint.netns_path(store.root, cid)
     os.makedirs(cdir, mode=0o700)
     try:
@@ -125,8 +133,11 @@ def _create(store: Store, opts: RunOptions, builder: str | None = None) -> str:
         lowerdirs = [os.path.join(cdir, "init")] + layers
         hostname = opts.hostname or cid[:12]
         _write_new(os.path.join(cdir, "hostname"), (hostname + "\n").encode())
-        _write_new(os.path.join(cdir, "hosts"), netfiles.hosts().encode())
-        _write_new(os.path.join(cdir, "resolv.conf"), netfiles.resolv_conf().encode())
+        # (a bridge container's are written again at each start, with its address and DNS)
+        extra = [(n, a) for n, a in extra_hosts if a != "host-gateway"]
+        _write_new(os.path.join(cdir, "hosts"), netfiles.hosts(extra=extra).encode())
+        _write_new(os.path.join(cdir, "resolv.conf"), netfiles.resolv_conf(
+            dns=opts.dns or None, search=opts.dns_search or None, options=opts.dns_option or None).encode())
         user = resolve_user(layers, opts.user or image_cfg.get("User"))
         binds, used_volumes = _binds(store, opts, cdir)
         caps = specmod.capabilities(opts)

@@ -124,19 +124,28 @@ def inspect(store: Store, rec: ContainerRecord) -> dict:
 
 
 def network_settings(rec: ContainerRecord, opts: dict, running: bool) -> dict:
-    """docker's NetworkSettings: the bridge's address, gateway, MAC and the
-    published ports of a running container (network.json of its start)."""
+    """docker's NetworkSettings: per network the address, gateway, MAC and
+    aliases, and the published ports of a running container (network.json of
+    its start); the first network's at the top level, as docker's."""
     mode = opts.get("network")
-    doc: dict = {"Networks": {mode: {}}, "Ports": {}, "IPAddress": "", "Gateway": "", "MacAddress": "",
+    names = [n["name"] for n in opts.get("networks") or ()] or [mode]
+    doc: dict = {"Networks": {n: {} for n in names}, "Ports": {}, "IPAddress": "", "Gateway": "", "MacAddress": "",
                  "IPPrefixLen": 0}
-    if mode != "bridge" or not running:
+    if mode in ("none", "host") or not running:
         return doc
     from ..network.endpoint import info
     from ..network.ports import docker_view
     net = info(rec.dir)
     if not net:
         return doc
-    ep = {"NetworkID": net["network_id"], "IPAddress": net["ip"], "IPPrefixLen": net["prefixlen"],
-          "Gateway": net["gateway"], "MacAddress": net["mac"]}
-    return {"Networks": {net["network"]: ep}, "Ports": docker_view(net["ports"]), "IPAddress": net["ip"],
-            "Gateway": net["gateway"], "MacAddress": net["mac"], "IPPrefixLen": net["prefixlen"]}
+    eps = net.get("endpoints") or ([net] if net.get("ip") else [])
+    doc["Networks"] = {e["network"]: {"NetworkID": e["network_id"], "IPAddress": e["ip"],
+                                      "IPPrefixLen": e["prefixlen"], "Gateway": e["gateway"],
+                                      "MacAddress": e["mac"], "Aliases": e.get("aliases") or None}
+                       for e in eps}
+    doc["Ports"] = docker_view(net.get("ports") or [])
+    if eps:
+        first = eps[0]
+        doc.update(IPAddress=first["ip"], Gateway=first["gateway"], MacAddress=first["mac"],
+                   IPPrefixLen=first["prefixlen"])
+    return doc

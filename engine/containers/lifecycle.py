@@ -48,7 +48,7 @@ def is_running(rec: ContainerRecord) -> bool:
 
 def _monitor_json(rec: ContainerRecord, wait_attach: bool, tty_size, poststop: list | None = None) -> None:
     opts = rec.config["options"]
-    doc = {"poststop": poststop or [], "bridge": opts.get("network") == "bridge","id": rec.id, "name": rec.name, "open_stdin": bool(opts.get("interactive")), "wait_attach": wait_attach,
+    doc = {"poststop": poststop or [], "bridge": opts.get("network") not in (None, "none", "host"), "id": rec.id, "name": rec.name, "open_stdin": bool(opts.get("interactive")), "wait_attach": wait_attach,
            "autoremove": bool(opts.get("autoremove")), "log_max_size": opts.get("log_max_size", 10 << 20),
            "log_max_files": opts.get("log_max_files", 3), "tty_size": list(tty_size) if tty_size else None}
     # rewritten at every start: atomic, not durable
@@ -63,7 +63,7 @@ def start(store: Store, ref: str, *, wait_attach: bool = False, tty_size=None) -
     if st.get("status") in ("running", "paused"):
         return st
     _cleanup_leftovers(store, rec)
-    bridge = rec.config["options"].get("network") == "bridge"
+    bridge = rec.config["options"].get("network") not in (None, "none", "host")
     poststop = None
     if bridge:
         from ..network import endpoint

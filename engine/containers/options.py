@@ -20,8 +20,19 @@ class RunOptions:
     tmpfs: list[str] = field(default_factory=list)         # --tmpfs DST[:opts]
     read_only: bool = False
     init: bool = False
-    network: str = "none"                                  # none | host | bridge (engine/network)
+    network: str = "none"                                  # none | host | bridge | a user network (engine/network)
     publish: list[str] = field(default_factory=list)       # -p [ip:][hostport:]containerport[/proto]
+    publish_all: bool = False                              # -P: every EXPOSEd port, host ports chosen at start
+    ip: str | None = None                                  # --ip on the --network (a user network)
+    mac_address: str | None = None
+    network_alias: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)      # HOST:IP, IP may be host-gateway
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_option: list[str] = field(default_factory=list)
+    # the networks attached at start, [{name, ip, aliases, mac}], --network's first (set by create,
+    # changed by network connect/disconnect); None in containers made before user networks
+    networks: list[dict] | None = None
     memory: int | None = None                              # bytes
     cpus: float | None = None
     pids_limit: int | None = None

@@ -199,11 +199,9 @@ def build_spec(*, container_id: str, image_cfg: dict, opts: RunOptions, user: di
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
     if opts.network == "none":
         namespaces.append({"type": "network"})
-    elif opts.network == "bridge":
-        # made and bound there by engine/network before each start (endpoint.py)
-        namespaces.append({"type": "network", "path": netns_path})
     elif opts.network != "host":
-        raise InvalidArgument(f"network {opts.network!r} not found: use --network none, host or bridge")
+        # the default bridge or a user network: made and bound there by engine/network before each start
+        namespaces.append({"type": "network", "path": netns_path})
     mounts = default_mounts(opts.privileged)
     mounts += binds
     mounts += [parse_tmpfs(t) for t in opts.tmpfs]

@@ -19,30 +19,74 @@ a start that failed)."""
 import json
 import os
 
-from ..errors import DockyardError, InvalidArgument
+from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..store.fsutil import atomic_write
 from . import files, ipam, iptables
 from . import ports as portsmod
 
 NETWORK_JSON = "network.json"
 MODES = ("none", "host", "bridge")
+MAX_NETWORKS = 10   # eth0…eth9: a host veth's name is dy + 12 hex of the id + the digit
 
 
-def check_mode(mode: str, publish: list[str]) -> None:
+def uses_netns(mode: str | None) -> bool:
+    """A network namespace made by engine/network (the default bridge or a user network)."""
+    return mode not in (None, "none", "host")
+
+
+def attachments(opts: dict) -> list[dict]:
+    """The networks a container is attached to at its start: [{name, ip,
+    aliases, mac}], the --network one first. Containers made before user
+    networks have no list: the default bridge or nothing."""
+    nets = opts.get("networks")
+    if nets is not None:
+        return nets
+    return [{"name": "bridge", "ip": None, "aliases": [], "mac": None}] if opts.get("network") == "bridge" else []
+
+
+def check_mode(store, opts) -> None:
+    """A create's network flags, refused by name before anything is made."""
+    mode = opts.network
     if mode not in MODES:
-        raise InvalidArgument(f"network {mode!r} not found: use --network none, host or bridge")
-    if publish:
-        if mode != "bridge":
-            raise InvalidArgument(f"--publish needs --network bridge (the container's network is {mode})")
-        portsmod.parse_all(publish)
+        from . import ipam
+        if ipam.get(store, mode) is None:
+            raise InvalidArgument(f"network {mode!r} not found: use --network none, host, bridge "
+                                  "or a network made with `network create`")
+    user = uses_netns(mode) and mode != "bridge"
+    if opts.publish or opts.publish_all:
+        if not uses_netns(mode):
+            raise InvalidArgument(f"--publish needs --network bridge or a user network (the container's network is {mode})")
+        portsmod.parse_all(opts.publish)
+    if (opts.ip or opts.network_alias) and not user:
+        what = "--ip" if opts.ip else "--network-alias"
+        raise InvalidArgument(f"{what}: user specified IP addresses and aliases are supported on user defined "
+                              "networks only (--network NAME)")
+    if opts.mac_address:
+        if not uses_netns(mode):
+            raise InvalidArgument(f"--mac-address needs a bridge network (the container's network is {mode})")
+        check_mac(opts.mac_address)
+    if opts.ip:
+        import ipaddress
+        try:
+            ipaddress.IPv4Address(opts.ip)
+        except ValueError:
+            raise InvalidArgument(f"invalid --ip {opts.ip!r}: an IPv4 address") from None
+
+
+def check_mac(mac: str) -> None:
+    parts = mac.split(":")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+        raise InvalidArgument(f"invalid --mac-address {mac!r}: six hex bytes such as 02:42:ac:11:00:02")
+    if int(parts[0], 16) & 1:
+        raise InvalidArgument(f"invalid --mac-address {mac}: a multicast address")
 
 
 def netns_path(root: str, cid: str) -> str:
     return os.path.join(root, "run", "netns", cid)
 
 
-def host_veth(cid: str) -> str:
-    return "dy" + cid[:12]
+def host_veth(cid: str, n: int = 0) -> str:
+    return "dy" + cid[:12] + (str(n) if n else "")
 
 
 def _sysctl(path: str, value: str) -> None:
@@ -58,10 +102,18 @@ def _sysctl(path: str, value: str) -> None:
 
 def ensure_default(store) -> ipam.Network:
     """The default network, its bridge up with its gateway and its rules in place."""
+    return ensure(store, ipam.DEFAULT_NETWORK)
+
+
+def ensure(store, name: str) -> ipam.Network:
+    """A network's bridge up with its gateway and its rules in place (made on
+    its first use); the default network's row too."""
     from . import links
     with ipam.host_lock():
-        net = ipam.default_network(store)
-        if links.link_index(net.bridge) is None:
+        net = ipam.default_network(store) if name == ipam.DEFAULT_NETWORK else ipam.get(store, name)
+        if net is None:
+            raise NotFound(f"network {name} not found")
+        if links.link_index(net.bridge) is None and net.name == ipam.DEFAULT_NETWORK:
             # made anew (a reboot, a test's cleanup): its old subnet may clash now
             clash = [r for r in ipam.host_routes() if r.overlaps(net.net)]
             busy = store.db.query("SELECT 1 FROM endpoints WHERE network = ?", (net.id,))
@@ -76,33 +128,57 @@ def ensure_default(store) -> ipam.Network:
     return net
 
 
+def attach(store, cid: str, fd: int, sock, att: dict, n: int, route: bool) -> dict:
+    """Plugs the container into one network as eth<n>: its bridge, an
+    address, the veth pair; a default route through it when `route` and the
+    network is not internal. Returns the endpoint (network.json's)."""
+    from . import links
+    if n >= MAX_NETWORKS:
+        raise Conflict(f"a container can be attached to {MAX_NETWORKS} networks at most")
+    net = ensure(store, att["name"])
+    ip, mac = ipam.allocate(store, net, cid, att.get("ip"), att.get("mac"))
+    gw = net.gateway if route and not net.internal else None
+    try:
+        # a dup each: the IPRoute that uses it closes it, and the next network needs one too
+        links.plug(fd, sock.dup(), host_name=host_veth(cid, n), bridge=net.bridge, ip=ip, prefixlen=net.net.prefixlen,
+                   mac=mac, gateway=gw, alias=f"{links.ALIAS} {cid}", ifname=f"eth{n}")
+    except BaseException:
+        ipam.release(store, cid, net.id)
+        raise
+    return {"network": net.name, "network_id": net.id, "bridge": net.bridge, "ip": ip, "mac": mac,
+            "gateway": net.gateway, "prefixlen": net.net.prefixlen, "host_veth": host_veth(cid, n),
+            "ifname": f"eth{n}", "internal": net.internal, "aliases": list(att.get("aliases") or []),
+            "default_route": bool(gw)}
+
+
 def prepare(store, cid: str, cdir: str, opts: dict) -> list[list[str]]:
     """Everything the container's network needs before its monitor starts;
     returns the commands its monitor runs when it ends."""
     from . import links
     publish = portsmod.parse_all(opts.get("publish") or [])
-    net = ensure_default(store)
-    ip, mac = ipam.allocate(store, net, cid)
     path = netns_path(store.root, cid)
     rules: list[list[str]] = []
+    eps: list[dict] = []
     fd = sock = None
     try:
         fd, sock = links.new_netns()
         _bind(fd, path)
-        links.plug(fd, sock, host_name=host_veth(cid), bridge=net.bridge, ip=ip, prefixlen=net.net.prefixlen,
-                   mac=mac, gateway=net.gateway, alias=f"{links.ALIAS} {cid}")
-        sock = None  # closed with its IPRoute
-        published = [portsmod.choose_free(p) for p in publish]
-        rules = iptables.port_rules(cid, ip, published)
+        for n, att in enumerate(attachments(opts)):
+            eps.append(attach(store, cid, fd, sock, att, n, route=not any(e["default_route"] for e in eps)))
+        if not eps:  # every network disconnected: loopback only
+            links.plug_loopback(sock.dup())
+        outward = next((e for e in eps if not e["internal"]), None)
+        published = [portsmod.choose_free(p) for p in publish] if outward else []
+        rules = iptables.port_rules(cid, outward["ip"], published) if outward else []
         iptables.add_rules(rules)
-        hostname = _read(os.path.join(cdir, "hostname")).strip() or cid[:12]
-        atomic_write(os.path.join(cdir, "hosts"), files.hosts(hostname, ip).encode(), cdir, durable=False)
-        doc = {"network": net.name, "network_id": net.id, "bridge": net.bridge, "ip": ip, "mac": mac,
-               "gateway": net.gateway, "prefixlen": net.net.prefixlen, "host_veth": host_veth(cid),
-               "ports": published, "rules": rules}
+        write_files(store, cdir, cid, opts, eps)
+        doc = dict(eps[0] if eps else {}, endpoints=eps, ports=published, rules=rules)
         atomic_write(os.path.join(cdir, NETWORK_JSON), json.dumps(doc).encode(), cdir, durable=False)
+        if any(e["network"] != ipam.DEFAULT_NETWORK for e in eps):
+            from . import dnsctl
+            dnsctl.ensure(store)
     except BaseException:
-        _undo(store, cid, cdir, rules)
+        _undo(store, cid, cdir, rules, len(eps))
         raise
     finally:
         if fd is not None:
@@ -110,6 +186,28 @@ def prepare(store, cid: str, cdir: str, opts: dict) -> list[list[str]]:
         if sock is not None:
             sock.close()
     return iptables.delete_argvs(rules)
+
+
+def write_files(store, cdir: str, cid: str, opts: dict, eps: list[dict]) -> None:
+    """/etc/hosts with the container's address and --add-host's; resolv.conf
+    naming the embedded DNS (the gateway of its first user network) when it has one."""
+    hostname = _read(os.path.join(cdir, "hostname")).strip() or cid[:12]
+    extra = files.extra_hosts(opts.get("add_host") or [], host_gateway(store, eps))
+    ip = eps[0]["ip"] if eps else None
+    atomic_write(os.path.join(cdir, "hosts"), files.hosts(hostname, ip, extra).encode(), cdir, durable=False)
+    dns = next((e["gateway"] for e in eps if e["network"] != ipam.DEFAULT_NETWORK), None)
+    text = files.resolv_conf(dns=opts.get("dns") or None, search=opts.get("dns_search") or None,
+                             options=opts.get("dns_option") or None, embedded=dns)
+    atomic_write(os.path.join(cdir, "resolv.conf"), text.encode(), cdir, durable=False)
+
+
+def host_gateway(store, eps: list[dict]) -> str | None:
+    """--add-host's host-gateway: docker's is the default bridge's gateway; the
+    container's own first gateway is the one it can reach."""
+    if eps:
+        return eps[0]["gateway"]
+    net = ipam.get(store, ipam.DEFAULT_NETWORK)
+    return net.gateway if net else None
 
 
 def _read(path: str) -> str:
@@ -159,17 +257,18 @@ def info(cdir: str) -> dict | None:
         return None
 
 
-def _undo(store, cid: str, cdir: str, rules: list[list[str]]) -> None:
+def _undo(store, cid: str, cdir: str, rules: list[list[str]], n: int = 1) -> None:
     from . import links
     for argv in iptables.delete_argvs(rules):
         try:
             iptables._run(argv)
         except DockyardError:
             pass
-    try:
-        links.delete_link(host_veth(cid))
-    except DockyardError:
-        pass
+    for i in range(max(n, 1)):
+        try:
+            links.delete_link(host_veth(cid, i))
+        except DockyardError:
+            pass
     _unbind(netns_path(store.root, cid))
     ipam.release(store, cid)
 
@@ -184,10 +283,12 @@ def teardown(store, cid: str, cdir: str) -> None:
         iptables.remove_tagged(iptables.ctr_tag(cid))
     except DockyardError:
         pass
-    try:
-        links.delete_link(host_veth(cid))
-    except DockyardError:
-        pass
+    doc = info(cdir) or {}
+    for veth in {host_veth(cid)} | {e["host_veth"] for e in doc.get("endpoints") or ()}:
+        try:
+            links.delete_link(veth)
+        except DockyardError:
+            pass
     _unbind(netns_path(store.root, cid))
     ipam.release(store, cid)
     try:
@@ -201,9 +302,10 @@ def remove_root_networks(store) -> list[str]:
     being thrown away); their rows go too. Returns the bridges removed."""
     gone = []
     nets = ipam.all_networks(store)
+    from . import dnsctl, links
+    dnsctl.stop(store)
     if not nets:
         return gone
-    from . import links
     for net in nets:
         iptables.remove_tagged(iptables.net_tag(net.bridge))
         if links.delete_link(net.bridge):

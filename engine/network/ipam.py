@@ -137,9 +137,10 @@ def mac_for(ip: str) -> str:
     return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(ip).packed)
 
 
-def allocate(store, net: Network, container: str, ip: str | None = None) -> tuple[str, str]:
+def allocate(store, net: Network, container: str, ip: str | None = None, mac: str | None = None) -> tuple[str, str]:
     """(ip, mac) for `container` on `net`: the one asked for, or the lowest free
-    host address after the gateway. One transaction; UNIQUE(network, ip) backs it."""
+    host address after the gateway; the MAC asked for or docker's from the
+    address. One transaction; UNIQUE(network, ip) backs it."""
     subnet = net.net
     with store.db.tx() as c:
         row = c.execute("SELECT ip, mac FROM endpoints WHERE container = ? AND network = ?",
@@ -163,15 +164,19 @@ def allocate(store, net: Network, container: str, ip: str | None = None) -> tupl
                     break
             if chosen is None:
                 raise Conflict(f"no free address left on network {net.name} ({subnet})")
-        mac = mac_for(chosen)
+        mac = mac or mac_for(chosen)
         c.execute("INSERT INTO endpoints(container, network, ip, mac, created) VALUES (?,?,?,?,?)",
                   (container, net.id, chosen, mac, time.time()))
     return chosen, mac
 
 
-def release(store, container: str) -> None:
+def release(store, container: str, network: str | None = None) -> None:
+    """Frees the container's addresses (on `network`, an id, only when given)."""
     with store.db.tx() as c:
-        c.execute("DELETE FROM endpoints WHERE container = ?", (container,))
+        if network is None:
+            c.execute("DELETE FROM endpoints WHERE container = ?", (container,))
+        else:
+            c.execute("DELETE FROM endpoints WHERE container = ? AND network = ?", (container, network))
 
 
 def endpoints_of(store, container: str) -> list[dict]:

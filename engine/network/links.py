@@ -77,12 +77,29 @@ def new_netns() -> tuple[int, socket.socket]:
     """A new network namespace: (an fd that holds it, a netlink socket inside
     it). Made by a short thread that unshares its own network namespace (that
     is per thread: the engine's other threads and process stay where they are)."""
+    return _in_netns(None)
+
+
+def enter_netns(path: str) -> tuple[int, socket.socket]:
+    """(fd, netlink socket) of the existing network namespace at `path` (a
+    running container's /proc/PID/ns/net): a socket made inside stays there."""
+    return _in_netns(path)
+
+
+def _in_netns(path: str | None) -> tuple[int, socket.socket]:
     from ..runtime import syscalls as sc
     out: dict = {}
 
     def run():
         try:
-            sc.unshare(sc.CLONE_NEWNET)
+            if path is None:
+                sc.unshare(sc.CLONE_NEWNET)
+            else:
+                target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    sc.setns(target, sc.CLONE_NEWNET)
+                finally:
+                    os.close(target)
             out["fd"] = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             out["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, 0)
         except OSError as e:
@@ -94,14 +111,16 @@ def new_netns() -> tuple[int, socket.socket]:
     if "error" in out:
         if "fd" in out:
             os.close(out["fd"])
-        raise _error("cannot create the container's network namespace", out["error"])
+        what = "create the container's network namespace" if path is None else f"enter the network namespace {path}"
+        raise _error(f"cannot {what}", out["error"])
     return out["fd"], out["sock"]
 
 
 def plug(ns_fd: int, ns_sock: socket.socket, *, host_name: str, bridge: str, ip: str, prefixlen: int,
-         mac: str, gateway: str, alias: str, mtu: int | None = None) -> None:
-    """A veth pair: `host_name` on the bridge, its peer eth0 in the namespace
-    with `ip`/`mac`, up, default route via `gateway`."""
+         mac: str, gateway: str | None, alias: str, ifname: str = "eth0", mtu: int | None = None) -> None:
+    """A veth pair: `host_name` on the bridge, its peer `ifname` in the
+    namespace with `ip`/`mac`, up; a default route via `gateway` unless None
+    (an internal network, or the container has one already)."""
     with _iproute() as ipr:
         try:
             br = ipr.link_lookup(ifname=bridge)
@@ -110,7 +129,7 @@ def plug(ns_fd: int, ns_sock: socket.socket, *, host_name: str, bridge: str, ip:
             old = ipr.link_lookup(ifname=host_name)
             if old:  # a previous run's, its namespace not yet collected by the kernel
                 ipr.link("del", index=old[0])
-            peer = {"ifname": "eth0", "net_ns_fd": ns_fd, "address": mac}
+            peer = {"ifname": ifname, "net_ns_fd": ns_fd, "address": mac}
             if mtu:
                 peer["mtu"] = mtu
             ipr.link("add", ifname=host_name, kind="veth", peer=peer)
@@ -123,15 +142,26 @@ def plug(ns_fd: int, ns_sock: socket.socket, *, host_name: str, bridge: str, ip:
     with _iproute(ns_sock) as ns:
         try:
             names = {link.get("IFLA_IFNAME") for link in ns.get_links()}
-            if names != {"lo", "eth0"}:  # never configure the host's links by mistake
-                raise DockyardError(f"the container's network namespace holds {sorted(names)}, not lo and eth0")
+            # never configure the host's links by mistake: a container's namespace holds lo and ethN only
+            if ifname not in names or not all(n == "lo" or (n.startswith("eth") and n[3:].isdigit()) for n in names):
+                raise DockyardError(f"the container's network namespace holds {sorted(names)}, not lo and ethN")
             lo = ns.link_lookup(ifname="lo")[0]
             ns.link("set", index=lo, state="up")
-            eth = ns.link_lookup(ifname="eth0")[0]
+            eth = ns.link_lookup(ifname=ifname)[0]
             ns.addr("add", index=eth, address=ip, prefixlen=prefixlen)
             ns.link("set", index=eth, state="up")
-            ns.route("add", dst="0.0.0.0/0", gateway=gateway)
+            if gateway:
+                ns.route("add", dst="0.0.0.0/0", gateway=gateway)
         except DockyardError:
             raise
         except Exception as e:
-            raise _error("cannot configure eth0 in the container's network namespace", e) from None
+            raise _error(f"cannot configure {ifname} in the container's network namespace", e) from None
+
+
+def plug_loopback(ns_sock: socket.socket) -> None:
+    """lo up in a namespace attached to no network (all of them disconnected)."""
+    with _iproute(ns_sock) as ns:
+        try:
+            ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
+        except Exception as e:
+            raise _error("cannot set lo up in the container's network namespace", e) from None

@@ -215,9 +215,10 @@ def add_commands(sub) -> None:
     df.add_argument("-v", "--verbose", action="store_true")
     df.set_defaults(func=im.system_df)
 
-    from . import build, events, pull, push
+    from . import build, events, network, pull, push
     from . import login as cli_login
     build.add_parsers(sub)
+    network.add_parsers(sub)
     events.add_parsers(sub)
     cli_login.add_parsers(sub)  # login, logout
     pull.add_parsers(sub)

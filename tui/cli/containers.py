@@ -36,10 +36,8 @@ def add_run_flags(p) -> None:
     p.add_argument("--tmpfs", action="append", default=[])
     p.add_argument("--read-only", action="store_true")
     p.add_argument("--init", action="store_true", help="run an init inside that forwards signals and reaps zombies")
-    p.add_argument("--network", "--net", default="none",
-                   help="none (the default for now), host, or bridge (the default bridge, with NAT)")
-    p.add_argument("-p", "--publish", action="append", default=[],
-                   help="[ip:][hostport:]containerport[/tcp|udp], ranges as 8000-8010 (needs --network bridge)")
+    from .network import add_run_flags as network_flags
+    network_flags(p)
     p.add_argument("-m", "--memory")
     p.add_argument("--cpus", type=float)
     p.add_argument("--pids-limit", type=int)
@@ -59,6 +57,7 @@ def add_run_flags(p) -> None:
 
 
 def options_from(args) -> RunOptions:
+    from .network import run_options
     labels = {}
     for l in args.label:
         k, _, v = l.partition("=")
@@ -68,11 +67,10 @@ def options_from(args) -> RunOptions:
         entrypoint=None if args.entrypoint is None else ([args.entrypoint] if args.entrypoint else [""]),
         name=args.name, env=args.env, env_files=args.env_file, workdir=args.workdir, user=args.user,
         hostname=args.hostname, tty=args.tty, interactive=args.interactive, autoremove=args.rm,
-        volumes=args.volume, tmpfs=args.tmpfs, read_only=args.read_only, init=args.init, network=args.network,
-        publish=args.publish,
+        volumes=args.volume, tmpfs=args.tmpfs, read_only=args.read_only, init=args.init,
         memory=parse_bytes(args.memory) if args.memory else None, cpus=args.cpus, pids_limit=args.pids_limit,
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, privileged=args.privileged,
-        stop_signal=args.stop_signal, stop_timeout=args.stop_timeout, labels=labels)
+        stop_signal=args.stop_signal, stop_timeout=args.stop_timeout, labels=labels, **run_options(args))
 
 
 def _detach_keys(args) -> bytes:

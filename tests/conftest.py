@@ -121,7 +121,7 @@ def _mounts() -> set[str]:
 
 
 def _our_processes(under: str) -> set[int]:
-    """Monitor and helper processes (python -m engine.runtime.…) working on a
+    """Monitor, helper and DNS processes (python -m engine.runtime.…, engine.network.dns) working on a
     container directory under `under` (not a grep that mentions them, and not
     another test run's)."""
     found = set()
@@ -134,7 +134,8 @@ def _our_processes(under: str) -> set[int]:
         except OSError:
             continue
         for i, arg in enumerate(argv[:-1]):
-            if arg == b"-m" and argv[i + 1].startswith(b"engine.runtime"):
+            # the monitors, their helpers, and a store's embedded DNS (engine.network.dns ROOT)
+            if arg == b"-m" and argv[i + 1].startswith((b"engine.runtime", b"engine.network")):
                 if any(a.startswith(under.encode()) for a in argv[i + 2:]):
                     found.add(int(pid))
     return found
@@ -185,7 +186,8 @@ def _network_leaks(tmp_path: str, ours: set[str]) -> list[str]:
     names the store root), and iptables rules whose comment names either."""
     links = _links()
     bridges = {n for n, a in links.items() if a.startswith(f"dockyard {tmp_path}")}
-    found = [f"veth {n}" for n in links if n.startswith("dy") and any(n == "dy" + c[:12] for c in ours)]
+    # dy + 12 hex of the id for eth0, the same and a digit for eth1… (network connect)
+    found = [f"veth {n}" for n in links if n.startswith("dy") and any(n[:14] == "dy" + c[:12] for c in ours)]
     found += [f"bridge {b}" for b in sorted(bridges)]
     if shutil.which("iptables-save") and (ours or bridges):
         rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.splitlines()

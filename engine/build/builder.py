@@ -109,8 +109,9 @@ class Builder(CopySteps, Steps):
         self.no_cache = no_cache
         self.pull = pull
         self.progress = progress or (lambda e: None)
-        if network not in ("none", "host", "default"):
-            raise InvalidArgument(f"network mode {network!r} not supported: none or host")
+        # as docker's: none, host or the default bridge (with NAT); "default" is none, as before the bridge
+        if network not in ("none", "host", "bridge", "default"):
+            raise InvalidArgument(f"network mode {network!r} not supported: none, host or bridge")
         self.network = "none" if network == "default" else network
         self.step = 0
         self._matcher = None

@@ -211,7 +211,7 @@ class CopySteps:
 
     def _add_url(self, inst, url, stage, target, view, meta) -> None:
         if self.network == "none":
-            self._err(inst, f"ADD {url}: downloading needs the network; build with --network host")
+            self._err(inst, f"ADD {url}: downloading needs the network; build with --network bridge or host")
         import urllib.request
         name = posixpath.basename(url.split("?")[0]) or "index.html"
         t = target(name)

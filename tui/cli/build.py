@@ -17,7 +17,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--pull", action="store_true", help="always pull a newer version of the FROM images")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
-    p.add_argument("--network", default="none", choices=["none", "host", "default"])
+    p.add_argument("--network", default="none", choices=["none", "host", "bridge", "default"],
+                   help="the RUN steps' network: none (the default for now), host, or bridge (NAT)")
     p.add_argument("--progress", default="plain", choices=["plain", "auto", "tty", "quiet"])
     p.add_argument("--check", action="store_true", help="parse and validate the Dockerfile, build nothing")
     p.add_argument("--format", choices=["text", "json"], default="text", help="with --check: json prints the "

@@ -87,8 +87,8 @@ def resolv_conf(host_file: str = "/etc/resolv.conf", *, dns: list[str] | None = 
                                                                                             or embedded)):
             continue
         out.append(line)
-    if embedded:
-        out.append(f"nameserver {embedded}")
+    if embedded:  # first, as docker's 127.0.0.11
+        out.insert(0, f"nameserver {embedded}")
     elif dns is not None:
         out += [f"nameserver {ns}" for ns in dns]
     if search is not None and search != ["."]:

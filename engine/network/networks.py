@@ -86,7 +86,7 @@ def listing(store) -> list[dict]:
 
 def _rfc3339(ts: float) -> str:
     import datetime
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def inspect(store, ref: str) -> dict:

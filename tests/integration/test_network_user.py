@@ -46,6 +46,12 @@ def _httpd(root: str, www: str, *flags: str) -> str:
                 root=root).strip()
 
 
+def _wait_http(root: str, network: str, url: str) -> None:
+    """Until the container's httpd answers `url` from another container on `network`."""
+    wait_for(lambda: run_cli("run", "--rm", "--network", network, IMAGE, "wget", "-qO-", url, root=root,
+                             check=False).stdout == b"hello from web\n", f"{url} on {network}")
+
+
 @pytest.fixture
 def host_listener():
     """An HTTP server of the test on every host address, port chosen by the kernel."""
@@ -122,10 +128,10 @@ def test_network_create_ls_inspect_rm_prune(root):
 def test_containers_reach_each_other_by_name_alias_and_short_id(root, tmp_path):
     _out("network", "create", "appnet", root=root)
     web = _httpd(root, str(tmp_path / "www"), "--name", "web", "--network", "appnet", "--network-alias", "www.alias")
-    script = ("wget -qO- http://web/; wget -qO- http://www.alias/; wget -qO- http://%s/; "
-              "nslookup nosuchname >/dev/null 2>&1 && echo resolved || echo nxdomain; cat /etc/resolv.conf") % web[:12]
-    out = wait_for(lambda: run_cli("run", "--rm", "--network", "appnet", IMAGE, "sh", "-c", script, root=root,
-                                   check=False).stdout.decode() or None, "the client's output")
+    _wait_http(root, "appnet", "http://web/")
+    script = (f"wget -qO- http://web/; wget -qO- http://www.alias/; wget -qO- http://{web[:12]}/; "
+              "nslookup nosuchname >/dev/null 2>&1 && echo resolved || echo nxdomain; cat /etc/resolv.conf")
+    out = _out("run", "--rm", "--network", "appnet", IMAGE, "sh", "-c", script, root=root)
     assert out.splitlines()[:4] == ["hello from web"] * 3 + ["nxdomain"]
     [doc] = json.loads(_out("network", "inspect", "appnet", root=root))
     gateway = doc["IPAM"]["Config"][0]["Gateway"]
@@ -147,6 +153,7 @@ def test_internal_network_has_no_way_out_but_reaches_its_peers(root, tmp_path, h
     assert _out("run", "--rm", "--network", "outside", IMAGE, "sh", "-c", fetch,
                 root=root).splitlines()[:2] == ["hello from the host", "reached"]
     web = _httpd(root, str(tmp_path / "www"), "--name", "peer", "--network", "inside")
+    _wait_http(root, "inside", "http://peer/")
     out = _out("run", "--rm", "--network", "inside", IMAGE, "sh", "-c", fetch + "; wget -qO- http://peer/",
                root=root).splitlines()
     assert out[0] == "unreachable"
@@ -163,6 +170,7 @@ def test_connect_and_disconnect_running_and_stopped_containers(root, tmp_path):
     _out("network", "create", "--subnet", "10.202.0.0/24", "neta", root=root)
     _out("network", "create", "--subnet", "10.203.0.0/24", "netb", root=root)
     web = _httpd(root, str(tmp_path / "www"), "--name", "web", "--network", "neta")
+    _wait_http(root, "neta", "http://web/")
     run_cli("network", "connect", "--ip", "10.203.0.77", "--alias", "site", "netb", "web", root=root)
     addrs = _out("exec", web, "ip", "-o", "-4", "addr", root=root)
     assert "eth0    inet 10.202.0.2/24" in addrs and "eth1    inet 10.203.0.77/24" in addrs

@@ -127,7 +127,7 @@ def rm(eng: Engine, args) -> int:
             eng.network_remove(ref)
             print(ref)
         except DockyardError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
+            print(f"Error: {e}", file=sys.stderr)
             code = 1
     return code
 

@@ -55,7 +55,9 @@ def _start_build(root: str, tmp_path, worker: bool):
     (ctx / "Dockerfile").write_text(SLOW)
     log = open(tmp_path / "build.log", "wb")
     p = subprocess.Popen([sys.executable, "-m", "tui.cli", "build", str(ctx)], stdout=log, stderr=log,
-                         env=_env(root, worker), cwd=ROOT)
+                         env=_env(root, worker), cwd=ROOT,
+                         # a test run in the background ignores SIGINT: the build must not
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log.close()
 
     def probe():

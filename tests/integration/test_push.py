@@ -397,7 +397,9 @@ def test_interrupted_push_stops_and_records_nothing(registry, tmp_path, zygote):
         _image(root, _tiny_tar("noise", os.urandom(2 << 20)), name)
         env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT, DOCKYARD_ZYGOTE=zygote)
         p = subprocess.Popen([sys.executable, "-m", "tui.cli", "push", name], env=env, cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             # a test run in the background ignores SIGINT: the command must not
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert gate.wait(60)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)

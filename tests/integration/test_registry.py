@@ -375,7 +375,9 @@ def test_interrupted_pull_leaves_nothing(world, tmp_path, zygote):
         from tests.conftest import ROOT
         env = dict(os.environ, DOCKYARD_ROOT=root, PYTHONPATH=ROOT, DOCKYARD_ZYGOTE=zygote)
         p = subprocess.Popen([sys.executable, "-m", "tui.cli", "pull", f"{proxy.host}/x/busybox:1"], env=env,
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             # a test run in the background ignores SIGINT: the command must not
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert gate.wait(60)
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)

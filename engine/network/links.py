@@ -11,6 +11,12 @@ from ..errors import DockyardError
 ALIAS = "dockyard"   # ifalias prefix of the links we make: "dockyard ROOT" on a bridge
 
 
+def preload() -> None:
+    """For the zygote (engine.preload): pyroute2 imported once there instead of
+    in each worker that starts a bridge container."""
+    import pyroute2  # noqa: F401
+
+
 def _iproute(sock=None):
     from pyroute2 import IPRoute
     return IPRoute(use_socket=sock) if sock is not None else IPRoute()

@@ -2,14 +2,15 @@
 import time
 
 
-def human_size(n: float) -> str:
-    """Decimal units with 3 significant digits, like docker's units.HumanSize."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+def human_size(n: float, digits: int = 3) -> str:
+    """Decimal units like docker's units.HumanSize: 3 significant digits where
+    docker lists sizes (images, ps), 4 in its progress lines (HumanSize itself)."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
     i = 0
     while n >= 1000 and i < len(units) - 1:
         n /= 1000.0
         i += 1
-    return f"{n:.3g}{units[i]}"
+    return f"{n:.{digits}g}{units[i]}"
 
 
 def human_duration(seconds: float) -> str:

@@ -12,13 +12,9 @@ MIN_BAR = 10      # narrower than this: numbers only
 
 
 def human_size(n: float) -> str:
-    """go-units' HumanSize (what docker's progress shows): decimal units, 4 significant digits."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
+    """go-units' HumanSize (what docker's progress shows): 4 significant digits."""
+    from .fmt import human_size as size
+    return size(n, 4)
 
 
 def go_duration(seconds: int) -> str:

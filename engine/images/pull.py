@@ -215,29 +215,9 @@ def _layers(store: Store, registry: Registry, ref, descs: list[dict], diff_ids: 
         emit(PullEvent(short, "Pull complete"))
         return rec
 
-    from concurrent.futures import ThreadPoolExecutor
-    pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo)), thread_name_prefix="pull")
-    futures = {i: pool.submit(fetch, i) for i in todo}
-    first: BaseException | None = None
-    try:
-        for i, fut in futures.items():
-            try:
-                records[i] = fut.result()
-            except Cancelled:
-                pass
-            except Exception as e:
-                if first is None:
-                    first = e
-                transport.cancel.set()   # the others stop at their next read
-    except BaseException:                # Ctrl-C while waiting
-        transport.cancel.set()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)   # their staging is gone before we return or raise
-    if first is not None:
-        raise first
-    if transport.cancel.is_set():
-        raise KeyboardInterrupt
+    from ..registry.parallel import run_all
+    for i, rec in zip(todo, run_all([lambda i=i: fetch(i) for i in todo], PARALLEL, transport, "pull")):
+        records[i] = rec
     return records, fetched[0]
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from .. import reference
 from ..errors import NotFound
-from ..registry.transport import Cancelled
 from ..registry.upload import Uploader
 from ..store import Store
 from . import manifest as mf
@@ -151,29 +150,8 @@ def _open_at(store: Store, digest: str, offset: int):
 
 def _run(jobs: list, send, transport) -> None:
     """The uploads, PARALLEL at a time; the first error (or Ctrl-C) stops the rest."""
-    from concurrent.futures import ThreadPoolExecutor
-    pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(jobs)), thread_name_prefix="push")
-    futures = [pool.submit(send, *job) for job in jobs]
-    first: BaseException | None = None
-    try:
-        for fut in futures:
-            try:
-                fut.result()
-            except Cancelled:
-                pass
-            except Exception as e:
-                if first is None:
-                    first = e
-                transport.cancel.set()   # the others stop at their next block
-    except BaseException:                # Ctrl-C while waiting
-        transport.cancel.set()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    if first is not None:
-        raise first
-    if transport.cancel.is_set():
-        raise KeyboardInterrupt
+    from ..registry.parallel import run_all
+    run_all([lambda job=job: send(*job) for job in jobs], PARALLEL, transport, "push")
 
 
 def local_tags(store: Store, ref_text: str) -> list[str]:

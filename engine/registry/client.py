@@ -69,16 +69,26 @@ class Registry:
 
     def _get(self, path: str, scope: str, accept: str | None = None, what: str = "",
              extra: dict | None = None) -> Response:
-        self.ping()
-        headers = {"User-Agent": "dockyard", **(extra or {})}
+        headers = dict(extra or {})
         if accept:
             headers["Accept"] = accept
-        url = self.base + path
+        return self.send("GET", path, scope, headers, what=what)
+
+    def send(self, method: str, url: str, scope: str, headers: dict | None = None, body=None, what: str = "",
+             refused: str = "wrong user name or password?", needs: str = "for") -> Response:
+        """One request with the scope's credentials (a path on this registry or
+        an absolute URL, as upload locations are); a 401 learns the challenge
+        and goes again once, as does an expired Bearer token. refused/needs:
+        the words of the Unauthorized error (pull's or push's)."""
+        self.ping()
+        headers = {"User-Agent": "dockyard", **(headers or {})}
+        if not url.startswith(("http://", "https://")):
+            url = self.base + url
         for attempt in range(2):
             auth = self.auth.header(scope, fresh=attempt > 0)
             if auth:
                 headers["Authorization"] = auth
-            resp = self.transport.request("GET", url, headers, what=what)
+            resp = self.transport.request(method, url, headers, body=body, what=what)
             if resp.status != 401:
                 return resp
             resp.close()
@@ -91,8 +101,8 @@ class Registry:
             break
         if self.auth.used_credentials:
             raise Unauthorized(f"{self.host}: unauthorized: the registry refused the credentials for {what} "
-                               "(wrong user name or password?)")
-        raise Unauthorized(f"{self.host}: unauthorized: authentication required for {what}: "
+                               f"({refused})")
+        raise Unauthorized(f"{self.host}: unauthorized: authentication required {needs} {what}: "
                            f"run `dockyard login {self.host}`")
 
     # ------------------------------------------------------------- manifests

@@ -52,31 +52,9 @@ class Uploader:
         self.shown = f"{registry.host}/{repo}"
 
     def _send(self, method: str, url: str, what: str, headers: dict | None = None, body=None) -> Response:
-        reg = self.registry
-        reg.ping()
-        headers = {"User-Agent": "dockyard", **(headers or {})}
-        if not url.startswith(("http://", "https://")):
-            url = reg.base + url
-        for attempt in range(2):
-            auth = reg.auth.header(self.scope, fresh=attempt > 0)
-            if auth:
-                headers["Authorization"] = auth
-            resp = reg.transport.request(method, url, headers, body=body, what=what)
-            if resp.status != 401:
-                return resp
-            resp.close()
-            challenge = resp.headers.get("www-authenticate")
-            if attempt == 0 and challenge and not auth:
-                reg.auth.learn(challenge)
-                continue
-            if attempt == 0 and auth and auth.startswith("Bearer"):
-                continue   # the token may have expired early: once more with a new one
-            break
-        if reg.auth.used_credentials:
-            raise Unauthorized(f"{reg.host}: unauthorized: the registry refused the credentials for {what} "
-                               f"(wrong user name or password, or no push access to {self.repo}?)")
-        raise Unauthorized(f"{reg.host}: unauthorized: authentication required to push {what}: "
-                           f"run `dockyard login {reg.host}`")
+        return self.registry.send(method, url, self.scope, headers, body, what,
+                                  refused=f"wrong user name or password, or no push access to {self.repo}?",
+                                  needs="to push")
 
     def _fail(self, resp: Response, what: str) -> Exception:
         body = resp.read_all(1 << 16, what)

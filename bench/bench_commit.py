@@ -51,38 +51,8 @@ COPY = "cp -r /src/big /big && cp -r /src/small /small"
 
 # --------------------------------------------------------------------- inputs
 
-def _words(rng: random.Random) -> list[str]:
-    letters = "etaoinshrdlcumwfgypbvkjxqz"
-    return ["".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(3000)]
-
-
-def _text(rng: random.Random, words: list[str], size: int) -> bytes:
-    out, n = [], 0
-    while n < size:
-        w = rng.choice(words)
-        out.append(w)
-        n += len(w) + 1
-    return (" ".join(out).encode() + b"\n")[:size]
-
-
 def make_payload(path: str) -> dict:
-    rng = random.Random(SEED)
-    words = _words(rng)
-    os.makedirs(os.path.join(path, "small"))
-    block = 1 << 20
-    with open(os.path.join(path, "big"), "wb") as f:
-        left, i = BIG, 0
-        while left:
-            n = min(block, left)
-            f.write(rng.randbytes(n) if i % 2 == 0 else _text(rng, words, n))
-            left -= n
-            i += 1
-    total = BIG
-    for i in range(SMALL):
-        data = _text(rng, words, rng.randint(100, 2000))
-        total += len(data)
-        with open(os.path.join(path, "small", f"f{i:05d}.txt"), "wb") as f:
-            f.write(data)
+    total = common.write_payload(path, random.Random(SEED), BIG, SMALL)
     return {"big_bytes": BIG, "small_files": SMALL, "payload_bytes": total}
 
 

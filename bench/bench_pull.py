@@ -58,40 +58,9 @@ LABELS = {"big": "pull ~120 MB, 1 layer", "five": "pull 5 small layers"}
 
 # --------------------------------------------------------------------- inputs
 
-def _words(rng: random.Random) -> list[str]:
-    letters = "etaoinshrdlcumwfgypbvkjxqz"
-    return ["".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(3000)]
-
-
-def _text(rng: random.Random, words: list[str], size: int) -> bytes:
-    out, n = [], 0
-    while n < size:
-        w = rng.choice(words)
-        out.append(w)
-        n += len(w) + 1
-    return (" ".join(out).encode() + b"\n")[:size]
-
-
 def make_payload(path: str, rng: random.Random) -> int:
-    """path/big (BIG bytes, 1 MiB blocks alternately random and text) and
-    path/small/ (SMALL text files of 100-2,000 bytes); returns the bytes."""
-    words = _words(rng)
-    os.makedirs(os.path.join(path, "small"))
-    block = 1 << 20
-    with open(os.path.join(path, "big"), "wb") as f:
-        left, i = BIG, 0
-        while left:
-            n = min(block, left)
-            f.write(rng.randbytes(n) if i % 2 == 0 else _text(rng, words, n))
-            left -= n
-            i += 1
-    total = BIG
-    for i in range(SMALL):
-        data = _text(rng, words, rng.randint(100, 2000))
-        total += len(data)
-        with open(os.path.join(path, "small", f"f{i:05d}.txt"), "wb") as f:
-            f.write(data)
-    return total
+    """bench_commit's payload (common.write_payload), 110 MB: busybox's files fill the rest of ~120 MB."""
+    return common.write_payload(path, rng, BIG, SMALL)
 
 
 def big_rootfs_tar(out: str, busybox_tar: str, payload: str) -> None:
@@ -104,14 +73,14 @@ def big_rootfs_tar(out: str, busybox_tar: str, payload: str) -> None:
 
 
 def five_context(path: str, rng: random.Random) -> int:
-    words = _words(rng)
+    words = common.words(rng)
     total = 0
     lines = ["FROM localhost/busybox:latest"]
     for layer in range(1, FIVE_LAYERS + 1):
         d = os.path.join(path, f"l{layer}")
         os.makedirs(d)
         for i in range(FIVE_FILES):
-            data = _text(rng, words, rng.randint(100, 2000))
+            data = common.text(rng, words, rng.randint(100, 2000))
             total += len(data)
             with open(os.path.join(d, f"f{i:03d}.txt"), "wb") as f:
                 f.write(data)

@@ -410,3 +410,41 @@ def write_json(kind: str, payload: dict) -> str:
         json.dump(payload, f, indent=2)
         f.write("\n")
     return path
+
+
+# ------------------------------------------------------------------ payloads
+
+def words(rng) -> list[str]:
+    letters = "etaoinshrdlcumwfgypbvkjxqz"
+    return ["".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(3000)]
+
+
+def text(rng, vocabulary: list[str], size: int) -> bytes:
+    out, n = [], 0
+    while n < size:
+        w = rng.choice(vocabulary)
+        out.append(w)
+        n += len(w) + 1
+    return (" ".join(out).encode() + b"\n")[:size]
+
+
+def write_payload(path: str, rng, big: int, small: int) -> int:
+    """path/big (`big` bytes, 1 MiB blocks alternately random and text) and
+    path/small/ (`small` text files of 100-2,000 bytes); returns the bytes."""
+    vocabulary = words(rng)
+    os.makedirs(os.path.join(path, "small"))
+    block = 1 << 20
+    with open(os.path.join(path, "big"), "wb") as f:
+        left, i = big, 0
+        while left:
+            n = min(block, left)
+            f.write(rng.randbytes(n) if i % 2 == 0 else text(rng, vocabulary, n))
+            left -= n
+            i += 1
+    total = big
+    for i in range(small):
+        data = text(rng, vocabulary, rng.randint(100, 2000))
+        total += len(data)
+        with open(os.path.join(path, "small", f"f{i:05d}.txt"), "wb") as f:
+            f.write(data)
+    return total

@@ -239,3 +239,30 @@ def run_cli(*args, root: str, input: bytes | None = None, check: bool = True) ->
     if check and p.returncode != 0:
         raise AssertionError(f"dockyard {' '.join(args)} exited {p.returncode}: {p.stderr.decode()}")
     return p
+
+
+# The runtime's shared parent cgroups (ROOT of every hierarchy/dockyard) are made
+# by the first container and kept, as docker keeps its own; those the suite made
+# go with it when empty (a container's own cgroup left in them is a leak, above).
+_parents_before: set[str] = set()
+
+
+def _cgroup_parents() -> list[str]:
+    try:
+        from engine.runtime.cgroups_layout import prefix_dirs
+        return prefix_dirs()
+    except Exception:  # no cgroup support here
+        return []
+
+
+def pytest_sessionstart(session):
+    _parents_before.update(d for d in _cgroup_parents() if os.path.isdir(d))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for d in _cgroup_parents():
+        if d not in _parents_before and os.path.isdir(d):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass   # not empty (a leak the tests reported) or in use by a container still running

@@ -10,29 +10,21 @@ mounted from there; the rest are uploaded, 5 at a time (docker's
 max-concurrent-uploads), the config with them; the manifest goes last. An
 error or Ctrl-C stops the other uploads at their next block."""
 import json
-from dataclasses import dataclass
 
 from .. import reference
 from ..errors import NotFound
 from ..registry.upload import Uploader
 from ..store import Store
 from . import manifest as mf
+from .pull import PullEvent
 
 PARALLEL = 5    # docker's max-concurrent-uploads
 
 
-@dataclass
-class PushEvent:
+class PushEvent(PullEvent):
     """A line of docker's push output: `id` a layer's short id (its diff id's
     first 12 hex digits, as docker) or None for the image; current/total:
-    bytes while uploading ("Pushing")."""
-    id: str | None
-    status: str
-    current: int = 0
-    total: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.id}: {self.status}" if self.id else self.status
+    bytes while uploading ("Pushing"). Pull's fields, so one renderer draws both."""
 
 
 def local_tag(store: Store, ref: reference.Reference) -> str:

@@ -166,15 +166,20 @@ def cgroup_path_for(container_id: str) -> str:
 def leftover_cgroups(prefix: str = PREFIX, layout: Layout | None = None) -> list[str]:
     """Every cgroup directory under `prefix` (not the prefix itself) in any hierarchy of
     the host, as full paths (/sys/fs/cgroup/memory/dockyard/<id>): for leak checks."""
+    out = []
+    for top in prefix_dirs(prefix, layout):
+        for d, _, _ in os.walk(top):
+            if d != top:
+                out.append(d)
+    return sorted(out)
+
+
+def prefix_dirs(prefix: str = PREFIX, layout: Layout | None = None) -> list[str]:
+    """The shared parent `prefix` in every hierarchy of the host (made on demand
+    by the first container, kept as docker keeps its own), present or not."""
     _check_path(prefix)
     lay = layout or detect()
     mounts = sorted(set(lay.v1.values()))
     if lay.v2:
         mounts.append(lay.v2)
-    out = []
-    for m in mounts:
-        top = os.path.join(m, prefix[1:])
-        for d, _, _ in os.walk(top):
-            if d != top:
-                out.append(d)
-    return sorted(out)
+    return [os.path.join(m, prefix[1:]) for m in mounts]
